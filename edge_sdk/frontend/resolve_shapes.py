@@ -1,0 +1,138 @@
+"""Make every shape static: fix symbolic input dims, then alternate ONNX shape
+inference with constant folding until nothing changes.
+
+Folding is what makes exporter chains (Shape -> Gather -> Concat -> Reshape)
+disappear: each node whose inputs are all known is evaluated once here with
+``onnx.reference`` and replaced by an initializer.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import numpy_helper, shape_inference
+from onnx.reference import ReferenceEvaluator
+
+from ..errors import ModelError, ShapeError
+
+# Never folded: randomness, and quantization boundaries that issue-3 import reads as-is.
+NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+           "Bernoulli", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
+MAX_FOLDED_BYTES = 256 << 20
+
+
+def fix_input_shapes(model: onnx.ModelProto, batch: int, input_shapes: dict[str, tuple[int, ...]] | None):
+    inits = {t.name for t in model.graph.initializer}
+    input_shapes = dict(input_shapes or {})
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type"):
+            raise ModelError(f"graph input '{vi.name}' is not a tensor", "edge-sdk compiles tensor models only")
+        if vi.name in input_shapes:
+            shape = input_shapes.pop(vi.name)
+            del tt.shape.dim[:]
+            for d in shape:
+                tt.shape.dim.add().dim_value = int(d)
+            continue
+        if not tt.HasField("shape"):
+            raise ShapeError(f"graph input '{vi.name}' has no shape", f"pass --input-shape {vi.name}=1x3x224x224")
+        for axis, d in enumerate(tt.shape.dim):
+            if d.HasField("dim_value") and d.dim_value > 0:
+                continue
+            if axis == 0:
+                d.Clear()
+                d.dim_value = batch
+            else:
+                sym = d.dim_param or "?"
+                raise ShapeError(f"graph input '{vi.name}' has symbolic dimension '{sym}' at axis {axis}",
+                                 f"pass --input-shape {vi.name}=... with every dimension")
+    if input_shapes:
+        raise ModelError(f"--input-shape names unknown input(s): {', '.join(sorted(input_shapes))}",
+                         "see `edge-sdk inspect` for the input names")
+
+
+def _infer(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    try:
+        return shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+    except Exception as e:  # onnx raises InferenceError / ValidationError with long text
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        raise ModelError(f"shape inference failed: {first}", "check the model with onnx.checker and its input shapes") from None
+
+
+def _static_shape(vi: onnx.ValueInfoProto) -> tuple[int, ...] | None:
+    tt = vi.type.tensor_type
+    if not tt.HasField("shape"):
+        return None
+    dims = []
+    for d in tt.shape.dim:
+        if not d.HasField("dim_value"):
+            return None
+        dims.append(d.dim_value)
+    return tuple(dims)
+
+
+def _value_infos(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
+    g = model.graph
+    return {vi.name: vi for vi in list(g.input) + list(g.value_info) + list(g.output)}
+
+
+def _evaluate(node: onnx.NodeProto, feeds: dict[str, np.ndarray], opset: int) -> list[np.ndarray]:
+    ins = [onnx.helper.make_tensor_value_info(n, onnx.helper.np_dtype_to_tensor_dtype(feeds[n].dtype), feeds[n].shape)
+           for n in node.input if n]
+    outs = [onnx.helper.make_empty_tensor_value_info(n) for n in node.output if n]
+    graph = onnx.helper.make_graph([node], "fold", ins, outs)
+    m = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+    sess = ReferenceEvaluator(m)
+    res = sess.run(None, {n: feeds[n] for n in node.input if n})
+    return [np.asarray(r) for r in res]
+
+
+def fold_once(model: onnx.ModelProto, opset: int) -> bool:
+    """Fold every node whose inputs are known; return True if anything changed."""
+    g = model.graph
+    consts: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    vis = _value_infos(model)
+    graph_outputs = {o.name for o in g.output}
+    kept, folded = [], []
+    for node in g.node:
+        outs: list[np.ndarray] | None = None
+        if node.domain not in ("", "ai.onnx") or node.op_type in NO_FOLD:
+            outs = None
+        elif node.op_type == "Constant":
+            outs = _evaluate(node, {}, opset)
+        elif node.op_type in ("Shape", "Size") and node.input[0] in vis and _static_shape(vis[node.input[0]]) is not None:
+            feed = np.zeros(_static_shape(vis[node.input[0]]), dtype=np.uint8)
+            outs = _evaluate(node, {node.input[0]: feed}, opset)
+        elif all((not i) or i in consts for i in node.input) and len(node.input) > 0:
+            try:
+                outs = _evaluate(node, {i: consts[i] for i in node.input if i}, opset)
+            except Exception:
+                outs = None  # leave it to the compiler, which reports it precisely
+            if outs is not None and sum(o.nbytes for o in outs) > MAX_FOLDED_BYTES:
+                outs = None
+        if outs is None:
+            kept.append(node)
+            continue
+        for name, value in zip([o for o in node.output if o], outs):
+            consts[name] = value
+            folded.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+    if not folded:
+        return False
+    del g.node[:]
+    g.node.extend(kept)
+    g.initializer.extend(folded)
+    # A folded graph output stays an output; the emitter copies the constant out.
+    _ = graph_outputs
+    return True
+
+
+def resolve_shapes(model: onnx.ModelProto, opset: int, max_rounds: int = 20) -> onnx.ModelProto:
+    model = _infer(model, opset)
+    for _ in range(max_rounds):
+        if not fold_once(model, opset):
+            break
+        # Drop stale value_info so inference recomputes shapes downstream of folded nodes.
+        del model.graph.value_info[:]
+        model = _infer(model, opset)
+    return model

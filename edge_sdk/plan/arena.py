@@ -1,0 +1,137 @@
+"""Greedy arena planner (as in TFLite Micro): place the largest buffer first,
+at the lowest offset that does not overlap any placed buffer alive at the same
+time.  Views (Reshape and friends) share their source's buffer; elementwise
+ops write in place over an input that dies at that node.
+
+Storage classes:
+  "const"  weights, emitted as const arrays
+  "input"  graph input, the caller's buffer (read-only)
+  "output" graph output, the caller's buffer
+  "arena"  an intermediate at `offsets[name]` in the arena
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import ir
+from ..ops import lookup
+
+ALIGN = 64
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+@dataclass
+class Buffer:
+    name: str
+    nbytes: int
+    first: int  # node index that writes it
+    last: int   # last node index that reads it
+    offset: int = -1
+
+
+@dataclass
+class ArenaPlan:
+    arena_bytes: int
+    storage: dict[str, str]            # tensor -> const/input/output/arena
+    root: dict[str, str]               # tensor -> tensor whose memory it uses
+    offsets: dict[str, int]            # root arena tensor (or scratch key) -> byte offset
+    copies: set[str] = field(default_factory=set)  # alias-op outputs that must be copied
+    scratch: dict[int, str] = field(default_factory=dict)  # node index -> scratch key
+    buffers: list[Buffer] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """ASCII picture of the plan: one line per buffer, its byte range and live node range."""
+        lines = [f"arena: {self.arena_bytes} bytes"]
+        for b in sorted(self.buffers, key=lambda b: (b.offset, b.first)):
+            lines.append(f"  [{b.offset:>9}, {b.offset + b.nbytes:>9})  nodes {b.first:>3}..{b.last:<3} {b.name}")
+        return "\n".join(lines)
+
+
+def plan_arena(g: ir.Graph) -> ArenaPlan:
+    storage: dict[str, str] = {}
+    root: dict[str, str] = {}
+    for name, t in g.tensors.items():
+        if t.is_const:
+            storage[name] = "const"
+    for name in g.inputs:
+        storage[name] = "input"
+    for name in g.outputs:
+        if storage.get(name) not in ("input", "const"):
+            storage[name] = "output"
+    copies: set[str] = set()
+
+    last_use: dict[str, int] = {}
+    for i, n in enumerate(g.nodes):
+        for t in n.inputs:
+            if t:
+                last_use[t] = i
+
+    def find_root(t: str) -> str:
+        while root.get(t, t) != t:
+            t = root[t]
+        return t
+
+    # Decide views and in-place writes in program order.
+    root_last: dict[str, int] = {}
+    for i, n in enumerate(g.nodes):
+        d = lookup(n, g)
+        out = n.outputs[0] if n.outputs else ""
+        src = n.inputs[0] if n.inputs else ""
+        for o in n.outputs:
+            if o and o not in storage:
+                storage[o] = "arena"
+        if d.alias and out and src:
+            if storage[out] == "output":
+                copies.add(out)  # the caller's buffer must receive the bytes
+            else:
+                root[out] = find_root(src)
+                storage[out] = storage[find_root(src)]
+        elif d.inplace and out and src and storage.get(out) == "arena":
+            r = find_root(src)
+            same_size = g.tensor(src).nbytes == g.tensor(out).nbytes
+            dies_here = max(root_last.get(r, -1), last_use.get(src, -1)) <= i
+            if storage.get(r) == "arena" and same_size and dies_here and not _read_later_by_alias(g, r, i, root, last_use):
+                root[out] = r
+        for t in list(n.inputs) + list(n.outputs):
+            if t:
+                r = find_root(t)
+                root_last[r] = max(root_last.get(r, -1), i, last_use.get(t, -1))
+
+    buffers: dict[str, Buffer] = {}
+    for i, n in enumerate(g.nodes):
+        for o in n.outputs:
+            if o and storage.get(o) == "arena":
+                r = find_root(o)
+                if r not in buffers:
+                    buffers[r] = Buffer(r, _align(max(g.tensor(r).nbytes, 1)), i, max(i, root_last.get(r, i)))
+    scratch: dict[int, str] = {}
+    for i, n in enumerate(g.nodes):
+        nbytes = lookup(n, g).scratch_bytes(n, g)
+        if nbytes > 0:
+            key = f"scratch:{i}"
+            scratch[i] = key
+            buffers[key] = Buffer(key, _align(nbytes), i, i)
+
+    placed: list[Buffer] = []
+    for b in sorted(buffers.values(), key=lambda b: (-b.nbytes, b.first, b.name)):
+        offset = 0
+        for p in sorted((p for p in placed if p.first <= b.last and b.first <= p.last), key=lambda p: p.offset):
+            if offset + b.nbytes <= p.offset:
+                break
+            offset = max(offset, p.offset + p.nbytes)
+        b.offset = offset
+        placed.append(b)
+    arena = max((b.offset + b.nbytes for b in placed), default=0)
+    full_root = {t: find_root(t) for t in storage}
+    return ArenaPlan(arena, storage, full_root, {b.name: b.offset for b in placed}, copies, scratch, placed)
+
+
+def _read_later_by_alias(g: ir.Graph, r: str, i: int, root: dict[str, str], last_use: dict[str, int]) -> bool:
+    """True if another view of buffer `r` is still read after node i."""
+    for t, rr in root.items():
+        if rr == r and last_use.get(t, -1) > i:
+            return True
+    return False

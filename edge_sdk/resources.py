@@ -1,0 +1,28 @@
+"""Where the package's data lives: the source tree when run from a checkout or an
+editable install, ``edge_sdk/_data`` when installed from a wheel."""
+from __future__ import annotations
+
+from pathlib import Path
+
+_PKG = Path(__file__).resolve().parent
+
+
+def _find(source_rel: str, data_rel: str) -> Path:
+    src = _PKG.parent / source_rel
+    if src.exists():
+        return src
+    return _PKG / "_data" / data_rel
+
+
+def kernel_include_dir() -> Path:
+    """Folder holding edge_sdk/abi.h and edge_sdk/kernels/*.h."""
+    return _find("cpp/include", "include")
+
+
+def devices_dir() -> Path:
+    return _find("devices", "devices")
+
+
+def assets_dir() -> Path:
+    """Models and samples shipped inside the package."""
+    return _PKG / "assets"
