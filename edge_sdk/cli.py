@@ -1,0 +1,226 @@
+"""The `edge-sdk` command line: a thin layer over the public Python API.
+
+User errors print one line with a hint and exit 2; internal faults exit 1
+(set EDGE_SDK_DEBUG=1 to see their traceback)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import traceback
+from pathlib import Path
+
+from . import __version__
+from .errors import EdgeError, UserError
+
+
+def _shape_arg(text: str) -> tuple[str, tuple[int, ...]]:
+    try:
+        name, dims = text.rsplit("=", 1)
+        return name, tuple(int(d) for d in dims.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=1x3x224x224, got '{text}'") from None
+
+
+def _progress(args):
+    if args.json or args.quiet:
+        return None
+    return lambda msg: print(f"  .. {msg}", file=sys.stderr, flush=True)
+
+
+def _print(args, data: dict, text: str) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True) if args.json else text)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _kib(n: int | None) -> str:
+    return "-" if n is None else f"{n / 1024:.1f} KiB"
+
+
+def cmd_compile(args) -> int:
+    from .compiler import compile as compile_model
+    model = compile_model(args.model, device=args.device, out_dir=args.output, quantize=args.quantize,
+                          calibration=args.calibration, batch=args.batch, input_shapes=dict(args.input_shape or []),
+                          name=args.name, cxx=args.cxx, build=not args.no_build, command=args.command_line,
+                          progress=_progress(args))
+    m = model.manifest
+    text = (f"compiled {m['model']} for {m['device']} -> {model.dir}\n"
+            f"  nodes {m['nodes']}, MACs {m['macs']:,}, arena {m['arena_bytes']:,} B, weights {m['weights_bytes']:,} B\n"
+            f"  library: {m['library'] or '(sources only)'}")
+    _print(args, m, text)
+    return 0
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+
+    from .runtime import load
+    model = load(args.dir)
+    src = Path(args.input)
+    if not src.is_file():
+        raise UserError(f"input file '{src}' does not exist")
+    try:
+        data = np.load(src, allow_pickle=False)
+    except Exception as e:
+        raise UserError(f"cannot read '{src}' as .npy/.npz: {e}") from None
+    feeds = dict(data) if hasattr(data, "files") else data
+    outputs = model.run(feeds)
+    if args.output:
+        if len(outputs) == 1 and not args.output.endswith(".npz"):
+            np.save(args.output, outputs[0])
+        else:
+            np.savez(args.output, **{t["name"]: o for t, o in zip(model.outputs, outputs)})
+    data = {t["name"]: o.tolist() if o.size <= 64 else {"shape": list(o.shape)} for t, o in zip(model.outputs, outputs)}
+    text = "\n".join(f"{t['name']} {list(o.shape)} {o.dtype}: " + np.array2string(o.reshape(-1)[:16], precision=6)
+                     for t, o in zip(model.outputs, outputs))
+    _print(args, data, text)
+    return 0
+
+
+def cmd_ops(args) -> int:
+    from .ops import supported_ops
+    ops = supported_ops()
+    _print(args, {"count": len(ops), "ops": list(ops)}, f"{len(ops)} ONNX op types:\n  " + "\n  ".join(
+        ", ".join(list(ops)[i:i + 8]) for i in range(0, len(ops), 8)))
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from dataclasses import asdict
+
+    from .devices import all_devices
+    devs = all_devices()
+    rows = [[d.name, d.os, d.arch, d.cpu, str(d.cores or "auto"), _kib(d.ram_bytes or None),
+             _kib(d.flash_bytes or None), d.default_quantize, d.description] for d in devs.values()]
+    data = [{k: v for k, v in asdict(d).items() if k != "extra"} for d in devs.values()]
+    _print(args, {"devices": data},
+           _table(rows, ["name", "os", "arch", "cpu", "cores", "ram", "flash", "quantize", "description"]))
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from .inspect_model import inspect_model
+    r = inspect_model(args.model, batch=args.batch, input_shapes=dict(args.input_shape or []))
+    lines = [f"{r['model']}  (opset {r['opset']}, {r['producer'] or 'unknown producer'})",
+             *[f"  input  {t['name']} {t['shape']} {t['dtype']}" for t in r["inputs"]],
+             *[f"  output {t['name']} {t['shape']} {t['dtype']}" for t in r["outputs"]],
+             f"  nodes {r['nodes']}: " + ", ".join(f"{k} x{v}" for k, v in r["ops"].items()),
+             f"  parameters {r['parameters']:,} ({r['weights_bytes']:,} B)   MACs {r['macs']:,}   "
+             f"arena {'-' if r['arena_bytes'] is None else format(r['arena_bytes'], ',') + ' B'}"]
+    if r["unsupported"]:
+        lines.append(f"  UNSUPPORTED ({len(r['unsupported'])}):")
+        lines += [f"    {u['node']} ({u['op_type']}, opset {u['opset']}): {u['message']}" for u in r["unsupported"]]
+    _print(args, r, "\n".join(lines))
+    return 2 if r["unsupported"] and args.strict else 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import bench
+    r = bench(args.model, device=args.device, runs=args.runs, warmup=args.warmup, threads=args.threads,
+              batch=args.batch, progress=_progress(args))
+    o, t = r["edge_sdk"], r["onnxruntime"]
+    rows = [["edge-sdk", f"{o['p50_ms']:.3f}", f"{o['p90_ms']:.3f}", f"{o['p99_ms']:.3f}"],
+            ["onnxruntime", f"{t['p50_ms']:.3f}", f"{t['p90_ms']:.3f}", f"{t['p99_ms']:.3f}"]]
+    peak = f" ({r['peak_pct']:.0f}% of peak)" if r["peak_pct"] else ""
+    text = (f"{r['model']} on {r['device']}, {r['threads']} thread(s), {r['runs']} runs\n"
+            + _table(rows, ["engine", "p50 ms", "p90 ms", "p99 ms"])
+            + f"\nratio (edge-sdk / onnxruntime, p50): {r['ratio_p50']:.2f}x"
+            + f"\nthroughput {r['gmacs_per_s']:.1f} GMAC/s{peak}, {r['macs']:,} MACs"
+            + f"\narena {r['arena_bytes']:,} B, weights {r['weights_bytes']:,} B, peak RAM {r['peak_ram_bytes']:,} B"
+            + f"\nmax relative error vs onnxruntime {r['max_rel_error']:.2e}, compile {r['compile_s']:.1f} s")
+    _print(args, r, text)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+    rows = run_demo(progress=_progress(args))
+    text = "Bundled MesoNet (meso4_df) compiled for this machine, on MesoNet's sample crops:\n" + _table(
+        [[r["image"], f"{r['p_real']:.4f}", f"{r['fake_score']:.4f}", r["verdict"]] for r in rows],
+        ["image", "p_real", "fake score", "verdict"])
+    _print(args, {"results": rows}, text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-sdk", description="Compile ONNX classifiers to fast C++ for edge devices.")
+    p.add_argument("--version", action="version", version=f"edge-sdk {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, fn, help_):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    def model_opts(sp):
+        sp.add_argument("--batch", type=int, default=1, help="value for a symbolic batch dimension (default 1)")
+        sp.add_argument("--input-shape", type=_shape_arg, action="append", metavar="NAME=DIMS",
+                        help="fix an input's shape, e.g. input=1x3x224x224 (repeatable)")
+
+    c = add("compile", cmd_compile, "compile an ONNX model to C++ and build it")
+    c.add_argument("model")
+    c.add_argument("--device", default="host", help="device profile (see `edge-sdk devices`)")
+    c.add_argument("-o", "--output", help="output folder (default: ./<model>-<device>)")
+    c.add_argument("--quantize", choices=["none", "int8"], default=None)
+    c.add_argument("--calibration", help="calibration data for --quantize int8")
+    c.add_argument("--name", help="C symbol prefix (default: from the file name)")
+    c.add_argument("--cxx", help="C++ compiler (default: clang++-19/clang++; or $EDGE_SDK_CXX)")
+    c.add_argument("--no-build", action="store_true", help="write sources only")
+    model_opts(c)
+    r = add("run", cmd_run, "run a compiled model on an input .npy (or .npz of named inputs)")
+    r.add_argument("dir")
+    r.add_argument("input")
+    r.add_argument("-o", "--output", help="write outputs to .npy (one output) or .npz")
+    add("ops", cmd_ops, "list the supported ONNX op types")
+    add("devices", cmd_devices, "list device profiles")
+    i = add("inspect", cmd_inspect, "show ops, unsupported nodes, MACs, parameters and planned arena")
+    i.add_argument("model")
+    i.add_argument("--strict", action="store_true", help="exit 2 if any node is unsupported")
+    model_opts(i)
+    b = add("bench", cmd_bench, "benchmark the compiled model against onnxruntime")
+    b.add_argument("model")
+    b.add_argument("--device", default="host")
+    b.add_argument("--runs", type=int, default=200)
+    b.add_argument("--warmup", type=int, default=20)
+    b.add_argument("--threads", type=int, default=1)
+    model_opts(b)
+    add("demo", cmd_demo, "compile the bundled MesoNet and score the bundled face crops")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.command_line = "edge-sdk " + " ".join(shlex.quote(a) for a in argv)
+    try:
+        return args.fn(args)
+    except EdgeError as e:
+        print(f"edge-sdk: error: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"  hint: {e.hint}", file=sys.stderr)
+        if os.environ.get("EDGE_SDK_DEBUG"):
+            traceback.print_exc()
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("edge-sdk: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug in edge-sdk
+        print(f"edge-sdk: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        print("  hint: this is a bug; rerun with EDGE_SDK_DEBUG=1 and report the traceback", file=sys.stderr)
+        if os.environ.get("EDGE_SDK_DEBUG"):
+            traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
