@@ -1,0 +1,89 @@
+"""The edge-sdk command line: exit codes, one-line errors, --json."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+from conftest import conv_bn_relu_model, make_model, ort_run
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "edge_sdk", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def assert_user_error(r, *needles):
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+    errors = [line for line in r.stderr.splitlines() if line.startswith("edge-sdk: error:")]
+    assert len(errors) == 1, r.stderr
+    for n in needles:
+        assert n in r.stderr
+
+
+def test_compile_run_roundtrip(save, tmp_path):
+    p = save(conv_bn_relu_model())
+    r = cli("compile", p, "--device", "x86-64", "-o", tmp_path / "out", "--json")
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads(r.stdout)
+    assert manifest["device"] == "x86-64" and manifest["arena_bytes"] == 0  # conv writes the output directly
+    assert set(manifest) >= {"inputs", "outputs", "arena_bytes", "weights_bytes", "compiler", "model_sha256"}
+    x = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    r = cli("run", tmp_path / "out", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ort_run(p, {"x": x})[0], rtol=1e-4, atol=1e-5)
+
+
+def test_missing_model_is_exit_2(tmp_path):
+    assert_user_error(cli("compile", tmp_path / "nope.onnx"), "does not exist")
+
+
+def test_unknown_device_lists_valid_ones(save):
+    assert_user_error(cli("compile", save(conv_bn_relu_model()), "--device", "toaster"), "toaster", "x86-64", "host")
+
+
+def test_unsupported_op_is_exit_2_with_node_name(save):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
+    p = save(make_model([helper.make_node("Einsum", ["x"], ["y"], equation="ij->ij", name="odd_one")], [x], [y]))
+    assert_user_error(cli("compile", p), "odd_one", "Einsum", "opset 17")
+    r = cli("inspect", p, "--json")
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["unsupported"][0]["node"] == "odd_one"
+    assert cli("inspect", p, "--strict").returncode == 2
+
+
+def test_run_with_wrong_input_shape_is_exit_2(save, tmp_path):
+    p = save(conv_bn_relu_model())
+    assert cli("compile", p, "-o", tmp_path / "o", "-q").returncode == 0
+    np.save(tmp_path / "bad.npy", np.zeros((1, 3, 9, 9), np.float32))
+    assert_user_error(cli("run", tmp_path / "o", tmp_path / "bad.npy"), "shape")
+
+
+def test_inspect_reports_macs_params_and_arena(save):
+    r = cli("inspect", save(conv_bn_relu_model()), "--json")
+    rep = json.loads(r.stdout)
+    assert rep["macs"] == 4 * 8 * 8 * 3 * 3 * 3
+    assert rep["parameters"] == 4 * 3 * 3 * 3 + 4  # BatchNorm folded into the conv's weights and bias
+    assert rep["arena_bytes"] == 0  # input and output are the caller's buffers, nothing in between
+
+
+def test_ops_json_lists_at_least_60_op_types():
+    r = cli("ops", "--json")
+    ops = json.loads(r.stdout)["ops"]
+    assert len(ops) >= 60 and {"Conv", "Gemm", "MaxPool", "Softmax", "Resize", "Pad"} <= set(ops)
+
+
+def test_devices_include_host_and_x86_64():
+    names = {d["name"] for d in json.loads(cli("devices", "--json").stdout)["devices"]}
+    assert {"host", "x86-64"} <= names
+
+
+@pytest.mark.parametrize("args", [["compile"], ["run", "dir"], ["frobnicate"]])
+def test_bad_arguments_are_exit_2(args):
+    assert cli(*args).returncode == 2
