@@ -67,3 +67,18 @@ def test_cpp_app_embeds_model_with_add_subdirectory(save, tmp_path):
     _run([app / "build" / "app", tmp_path / "x.bin", tmp_path / "y.bin"])
     y = np.fromfile(tmp_path / "y.bin", np.float32).reshape(1, 4, 8, 8)
     np.testing.assert_allclose(y, ort_run(p, {"x": x})[0], rtol=1e-4, atol=1e-5)
+
+
+GXX = shutil.which("g++")
+
+
+@pytest.mark.skipif(not GXX, reason="g++ is part of build-essential")
+@pytest.mark.parametrize("model", ["meso4_df", "mesoinception4_df"])
+def test_generated_code_is_warning_free_under_gxx_and_clang(model, tmp_path):
+    from edge_sdk.resources import assets_dir
+    out = tmp_path / model
+    edge_sdk.compile(assets_dir() / "mesonet" / f"{model}.onnx", out_dir=out, build=False)
+    for cxx in (GXX, CXX):
+        for src in (f"{model}.cpp", f"{model}_weights.cpp"):
+            _run([cxx, "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti",
+                  "-Iinclude", "-I.", "-c", src, "-o", "/dev/null"], cwd=out)

@@ -1,0 +1,95 @@
+"""Find the C++ compiler and turn a device profile into compile flags.
+
+clang++ is preferred (clang++-19, then clang++); `--cxx` or $EDGE_SDK_CXX
+overrides it, and g++ is the last resort for native builds.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..devices import Device
+from ..errors import InternalError, ToolchainError
+
+COMMON_FLAGS = ["-std=c++17", "-O3", "-fno-exceptions", "-fno-rtti", "-fno-strict-aliasing",
+                "-fno-math-errno", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror"]
+WEIGHTS_FLAGS = ["-std=c++17", "-O0", "-fvisibility=hidden"]
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    cxx: str
+    kind: str  # "clang" or "gcc"
+    version: str
+
+    def device_flags(self, device: Device) -> list[str]:
+        flags = []
+        if device.triple and not device.is_native:
+            flags.append(f"--target={device.triple}")
+        flags += list(device.cflags)
+        return flags
+
+
+def _version(cxx: str) -> str:
+    try:
+        out = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.splitlines()[0] if out else ""
+
+
+def find_toolchain(cxx: str | None = None) -> Toolchain:
+    cxx = cxx or os.environ.get("EDGE_SDK_CXX")
+    candidates = [cxx] if cxx else ["clang++-19", "clang++", "g++"]
+    for c in candidates:
+        path = shutil.which(c) if c else None
+        if path:
+            ver = _version(path)
+            kind = "clang" if "clang" in ver.lower() else "gcc"
+            return Toolchain(path, kind, ver)
+    if cxx:
+        raise ToolchainError(f"C++ compiler '{cxx}' was not found", "check --cxx / $EDGE_SDK_CXX")
+    raise ToolchainError("no C++ compiler found", "install clang: sudo apt-get install clang-19 lld-19")
+
+
+def run_compiler(cmds: list[list[str]], cwd: Path) -> None:
+    """Run compile commands in parallel; raise InternalError with the first failure's output."""
+    procs = [(c, subprocess.Popen(c, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+             for c in cmds]
+    failures = []
+    for c, p in procs:
+        out, _ = p.communicate()
+        if p.returncode != 0:
+            failures.append((c, out))
+    if failures:
+        c, out = failures[0]
+        log = cwd / "build.log"
+        log.write_text(" ".join(c) + "\n" + out)
+        first = "\n".join(out.strip().splitlines()[:15])
+        raise InternalError(f"generated code failed to compile (full log in {log}):\n{first}",
+                            "please report this with the model")
+
+
+def build_shared_library(tc: Toolchain, device: Device, out_dir: Path, prefix: str,
+                         extra_flags: list[str] | None = None) -> Path:
+    """Compile <prefix>.cpp and <prefix>_weights.cpp and link lib<prefix>.so."""
+    inc = ["-Iinclude", "-I."]
+    dev = tc.device_flags(device)
+    extra = list(extra_flags or [])
+    objs = [f"{prefix}.o", f"{prefix}_weights.o"]
+    cmds = [
+        [tc.cxx, *COMMON_FLAGS, *dev, *extra, "-fPIC", *inc, "-c", f"{prefix}.cpp", "-o", objs[0]],
+        [tc.cxx, *WEIGHTS_FLAGS, *dev, "-fPIC", *inc, "-c", f"{prefix}_weights.cpp", "-o", objs[1]],
+    ]
+    run_compiler(cmds, out_dir)
+    lib = f"lib{prefix}.so"
+    link = [tc.cxx, *dev, *extra, "-shared", "-o", lib, *objs]
+    if tc.kind == "clang" and (shutil.which("ld.lld-19") or shutil.which("ld.lld")):
+        link.insert(1, "-fuse-ld=lld")
+    run_compiler([link], out_dir)
+    for o in objs:
+        (out_dir / o).unlink(missing_ok=True)
+    return out_dir / lib
