@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .compiler import compile as compile_model
+from .compiler import compile as compile_model, runs_on_this_machine
 from .devices import get_device
 from .errors import UserError
 
@@ -51,7 +51,7 @@ def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int =
     """Benchmark `path` compiled for `device` against onnxruntime (CPU, `threads` threads)."""
     path = Path(path)
     dev = get_device(device)
-    if not dev.is_native and dev.arch not in ("x86_64",):
+    if not runs_on_this_machine(dev):
         raise UserError(f"device '{dev.name}' cannot run on this machine", "bench with --device host")
     tmp = None
     if out_dir is None:

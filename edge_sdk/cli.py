@@ -40,8 +40,14 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def _kib(n: int | None) -> str:
-    return "-" if n is None else f"{n / 1024:.1f} KiB"
+def _human_bytes(n: int | None) -> str:
+    if not n:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" or n == int(n) else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
 
 
 def cmd_compile(args) -> int:
@@ -97,8 +103,8 @@ def cmd_devices(args) -> int:
 
     from .devices import all_devices
     devs = all_devices()
-    rows = [[d.name, d.os, d.arch, d.cpu, str(d.cores or "auto"), _kib(d.ram_bytes or None),
-             _kib(d.flash_bytes or None), d.default_quantize, d.description] for d in devs.values()]
+    rows = [[d.name, d.os, d.arch, d.cpu, str(d.cores or "auto"), _human_bytes(d.ram_bytes),
+             _human_bytes(d.flash_bytes), d.default_quantize, d.description] for d in devs.values()]
     data = [{k: v for k, v in asdict(d).items() if k != "extra"} for d in devs.values()]
     _print(args, {"devices": data},
            _table(rows, ["name", "os", "arch", "cpu", "cores", "ram", "flash", "quantize", "description"]))

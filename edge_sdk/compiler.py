@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import shutil
 import sys
 import tempfile
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, ir
-from .build.toolchain import COMMON_FLAGS, build_shared_library, find_toolchain
+from .build.toolchain import COMMON_FLAGS, build_libraries, find_toolchain
 from .codegen.cmake import write_cmakelists
 from .codegen.cpp_writer import c_identifier, write_sources
 from .devices import Device, get_device
@@ -106,6 +107,9 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
         raise UserError(f"quantize='{quantize}' is not available in this version", "compile in float32 (omit --quantize)")
     out = Path(out_dir) if out_dir else Path.cwd() / f"{path.stem}-{dev.name}"
     _prepare_out_dir(out)
+    if build and dev.os != "linux":
+        raise UserError(f"building for bare-metal device '{dev.name}' is not available in this version",
+                        "use --no-build to get the sources and add them to your firmware project")
     tc = find_toolchain(cxx) if build else None
 
     say(f"importing {path.name}")
@@ -127,16 +131,15 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
             (tmp / fname).write_text(text)
         shutil.copytree(kernel_include_dir(), tmp / "include")
         (tmp / "CMakeLists.txt").write_text(write_cmakelists(prefix, dev))
-        lib = None
+        libs: dict[str, str] = {}
         flags: list[str] = []
         if build and tc is not None:
             say(f"building with {Path(tc.cxx).name} for {dev.name}")
             t0 = time.perf_counter()
-            if dev.is_native or dev.os == "linux" and dev.arch == "x86_64":
-                lib = build_shared_library(tc, dev, tmp, prefix).name
-                flags = COMMON_FLAGS + tc.device_flags(dev)
+            libs = build_libraries(tc, dev, tmp, prefix)
+            flags = COMMON_FLAGS + tc.device_flags(dev)
             a.timings["build_s"] = time.perf_counter() - t0
-        manifest = _manifest(path, a, dev, prefix, lib, tc, flags, command)
+        manifest = _manifest(path, a, dev, prefix, libs, tc, flags, command)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if out.exists():
             shutil.rmtree(out)
@@ -148,7 +151,11 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
     return CompiledModel(out)
 
 
-def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, lib, tc, flags, command) -> dict:
+def runs_on_this_machine(dev: Device) -> bool:
+    return dev.is_native or (dev.os == "linux" and dev.arch == platform.machine())
+
+
+def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, libs: dict, tc, flags, command) -> dict:
     g, plan = a.graph, a.plan
 
     def tinfo(t: str) -> dict:
@@ -168,7 +175,9 @@ def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, lib, tc, flags,
         "macs": a.macs,
         "nodes": len(g.nodes),
         "ops": sorted({n.op_type for n in g.nodes}),
-        "library": lib,
+        "library": libs.get("library"),
+        "static_library": libs.get("static_library"),
+        "runs_on_host": runs_on_this_machine(dev),
         "compiler": {"cxx": tc.cxx if tc else None, "version": tc.version if tc else None, "flags": flags},
         "command": command,
         "python": sys.version.split()[0],

@@ -26,6 +26,8 @@ class Device:
     default_quantize: str   # "none" or "int8"
     toolchain: str
     emulator: str           # "none", "qemu-user", "qemu-system"
+    qemu: str               # emulator binary ("" for none)
+    qemu_cpu: str           # qemu -cpu (Linux) or -M board (bare metal)
     peak_gmacs_fp32: float
     peak_gmacs_int8: float
     extra: tuple[tuple[str, object], ...] = ()

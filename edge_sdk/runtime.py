@@ -22,7 +22,7 @@ class CompiledModel:
         self.manifest = json.loads(mpath.read_text())
         lib = self.dir / self.manifest["library"] if self.manifest.get("library") else None
         self._lib = None
-        if lib is not None and lib.suffix == ".so":
+        if lib is not None and self.manifest.get("runs_on_host"):
             from . import _runtime
             self._lib = _runtime.ModelLibrary(str(lib), self.manifest["prefix"])
         self.inputs = [dict(name=t["name"], shape=tuple(t["shape"]), dtype=np.dtype(t["dtype"]))

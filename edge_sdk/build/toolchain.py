@@ -73,9 +73,16 @@ def run_compiler(cmds: list[list[str]], cwd: Path) -> None:
                             "please report this with the model")
 
 
-def build_shared_library(tc: Toolchain, device: Device, out_dir: Path, prefix: str,
-                         extra_flags: list[str] | None = None) -> Path:
-    """Compile <prefix>.cpp and <prefix>_weights.cpp and link lib<prefix>.so."""
+def _archiver() -> str:
+    for a in ("llvm-ar-19", "llvm-ar", "ar"):
+        if shutil.which(a):
+            return a
+    raise ToolchainError("no archiver (llvm-ar or ar) found", "install llvm-19 or binutils")
+
+
+def build_libraries(tc: Toolchain, device: Device, out_dir: Path, prefix: str,
+                    extra_flags: list[str] | None = None) -> dict[str, str]:
+    """Compile <prefix>.cpp and <prefix>_weights.cpp; link lib<prefix>.so and archive lib<prefix>.a."""
     inc = ["-Iinclude", "-I."]
     dev = tc.device_flags(device)
     extra = list(extra_flags or [])
@@ -90,6 +97,8 @@ def build_shared_library(tc: Toolchain, device: Device, out_dir: Path, prefix: s
     if tc.kind == "clang" and (shutil.which("ld.lld-19") or shutil.which("ld.lld")):
         link.insert(1, "-fuse-ld=lld")
     run_compiler([link], out_dir)
+    static = f"lib{prefix}.a"
+    run_compiler([[_archiver(), "rcs", static, *objs]], out_dir)
     for o in objs:
         (out_dir / o).unlink(missing_ok=True)
-    return out_dir / lib
+    return {"library": lib, "static_library": static}
