@@ -87,3 +87,15 @@ def test_devices_include_host_and_x86_64():
 @pytest.mark.parametrize("args", [["compile"], ["run", "dir"], ["frobnicate"]])
 def test_bad_arguments_are_exit_2(args):
     assert cli(*args).returncode == 2
+
+
+def test_bench_reports_percentiles_ratio_and_memory(save):
+    r = cli("bench", save(conv_bn_relu_model()), "--runs", "5", "--warmup", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    for engine in ("edge_sdk", "onnxruntime"):
+        assert 0 < rep[engine]["p50_ms"] <= rep[engine]["p90_ms"] <= rep[engine]["p99_ms"]
+    assert rep["ratio_p50"] == pytest.approx(rep["edge_sdk"]["p50_ms"] / rep["onnxruntime"]["p50_ms"])
+    assert rep["max_rel_error"] < 1e-4
+    assert rep["macs"] == 4 * 8 * 8 * 27 and rep["weights_bytes"] == (108 + 4) * 4
+    assert rep["peak_ram_bytes"] == rep["arena_bytes"] + (3 + 4) * 8 * 8 * 4  # arena + input + output
