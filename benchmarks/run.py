@@ -1,0 +1,91 @@
+"""Benchmark suite: every zoo model compiled by edge-sdk against onnxruntime.
+
+    .venv/bin/python benchmarks/run.py                 # edge-sized models
+    .venv/bin/python benchmarks/run.py --all           # plus ResNet-18, MobileNetV2-1.0, VGG16
+    .venv/bin/python benchmarks/run.py --threads 2
+
+Writes benchmarks/results/<tag>.md, .json and .png (latency ratio per model).
+Ratios come from one process, the same input, runs interleaved; absolute times
+on shared machines are noise, ratios much less so.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge_sdk.bench import bench  # noqa: E402
+from tests.models import zoo  # noqa: E402
+
+EDGE = ["meso4", "mesoinception4", "mobilenetv2_035_96", "efficientnet_style_128"]
+LARGE = ["squeezenet11", "seed_cnn_150", "keras_nhwc_64", "resnet18", "mobilenetv2_100_224", "vgg16_64"]
+
+
+def _model_path(arch: str) -> Path:
+    if arch in ("meso4", "mesoinception4"):  # the real MesoNet weights, as users get them
+        from edge_sdk.resources import assets_dir
+        return assets_dir() / "mesonet" / f"{arch}_df.onnx"
+    return zoo.export(arch, "torchscript")
+
+
+def _table(rows: list[dict]) -> str:
+    head = "| model | MMACs | edge-sdk p50 ms | onnxruntime p50 ms | ratio | GMAC/s | arena KiB | weights KiB | compile s |"
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['macs'] / 1e6:.1f} | {r['edge_sdk']['p50_ms']:.3f} | "
+                     f"{r['onnxruntime']['p50_ms']:.3f} | {r['ratio_p50']:.2f}x | {r['gmacs_per_s']:.1f} | "
+                     f"{r['arena_bytes'] / 1024:.0f} | {r['weights_bytes'] / 1024:.0f} | {r['compile_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def _chart(rows: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = [r["arch"] for r in rows]
+    ratios = [r["ratio_p50"] for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.5))
+    ax.barh(names, ratios, color=["tab:green" if x <= 1.0 else "tab:orange" for x in ratios])
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xlabel("latency ratio edge-sdk / onnxruntime (lower is better)")
+    ax.set_title(title)
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--all", action="store_true", help="include the large models")
+    ap.add_argument("--models", nargs="*", help="zoo architecture names")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--device", default="host")
+    ap.add_argument("--tag", default=None)
+    args = ap.parse_args()
+    models = args.models or (EDGE + (LARGE if args.all else LARGE[:3]))
+    rows = []
+    for arch in models:
+        print(f"{arch} ...", file=sys.stderr, flush=True)
+        r = bench(_model_path(arch), device=args.device, runs=args.runs, threads=args.threads)
+        r["arch"] = arch
+        rows.append(r)
+        print(f"  ratio {r['ratio_p50']:.2f}x  ({r['edge_sdk']['p50_ms']:.3f} ms vs {r['onnxruntime']['p50_ms']:.3f} ms)",
+              file=sys.stderr)
+    tag = args.tag or f"fp32-{args.device}-t{args.threads}"
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    md = f"# {tag}\n\n{_table(rows)}\n"
+    (out / f"{tag}.md").write_text(md)
+    (out / f"{tag}.json").write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
+    _chart(rows, out / f"{tag}.png", f"edge-sdk vs onnxruntime, {tag}")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
