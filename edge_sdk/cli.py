@@ -77,7 +77,7 @@ def cmd_run(args) -> int:
     except Exception as e:
         raise UserError(f"cannot read '{src}' as .npy/.npz: {e}") from None
     feeds = dict(data) if hasattr(data, "files") else data
-    outputs = model.run(feeds)
+    outputs = model.run(feeds, emulate=args.emulate)
     if args.output:
         if len(outputs) == 1 and not args.output.endswith(".npz"):
             np.save(args.output, outputs[0])
@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("dir")
     r.add_argument("input")
     r.add_argument("-o", "--output", help="write outputs to .npy (one output) or .npz")
+    r.add_argument("--emulate", action="store_true",
+                   help="run the folder's standalone runner (under qemu for cross-built Linux ARM models)")
     add("ops", cmd_ops, "list the supported ONNX op types")
     add("devices", cmd_devices, "list device profiles")
     i = add("inspect", cmd_inspect, "show ops, unsupported nodes, MACs, parameters and planned arena")

@@ -21,7 +21,7 @@ from .frontend import import_onnx
 from .ops import lookup
 from .passes import run_passes
 from .plan import ArenaPlan, plan_arena
-from .resources import kernel_include_dir
+from .resources import kernel_include_dir, runner_source
 from .runtime import CompiledModel
 
 
@@ -130,6 +130,7 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
         for fname, text in src.files.items():
             (tmp / fname).write_text(text)
         shutil.copytree(kernel_include_dir(), tmp / "include")
+        shutil.copy(runner_source(), tmp / "runner.cpp")
         (tmp / "CMakeLists.txt").write_text(write_cmakelists(prefix, dev))
         libs: dict[str, str] = {}
         flags: list[str] = []
@@ -177,6 +178,7 @@ def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, libs: dict, tc,
         "ops": sorted({n.op_type for n in g.nodes}),
         "library": libs.get("library"),
         "static_library": libs.get("static_library"),
+        "runner": libs.get("runner"),
         "runs_on_host": runs_on_this_machine(dev),
         "compiler": {"cxx": tc.cxx if tc else None, "version": tc.version if tc else None, "flags": flags},
         "command": command,

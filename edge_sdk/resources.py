@@ -19,6 +19,11 @@ def kernel_include_dir() -> Path:
     return _find("cpp/include", "include")
 
 
+def runner_source() -> Path:
+    """The standalone runner's C++ source (compiled once per model folder)."""
+    return _find("cpp/runner", "runner") / "runner.cpp"
+
+
 def devices_dir() -> Path:
     return _find("devices", "devices")
 

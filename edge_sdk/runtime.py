@@ -68,8 +68,15 @@ class CompiledModel:
             out.append(np.ascontiguousarray(a))
         return out
 
-    def run(self, x: np.ndarray | Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Run one inference. Returns the outputs in ONNX order, like onnxruntime's run()."""
+    def run(self, x: np.ndarray | Mapping[str, np.ndarray] | Sequence[np.ndarray], *,
+            emulate: bool = False) -> list[np.ndarray]:
+        """Run one inference. Returns the outputs in ONNX order, like onnxruntime's run().
+
+        emulate=True runs the folder's standalone runner instead (under qemu for
+        cross-built Linux ARM models), so a build can be checked without the board."""
+        if emulate:
+            from .emulate import run_emulated
+            return run_emulated(self.dir, self.manifest, self._prepare(x))
         if self._lib is None:
             raise ModelError(f"'{self.dir}' was built for device '{self.manifest['device']}' and cannot run here",
                              "use `edge-sdk run DIR INPUT.npy --emulate` for cross-built models")

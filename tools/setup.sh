@@ -6,7 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
-APT_PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev)
+APT_PACKAGES=(
+  clang-19 lld-19 llvm-19 libclang-rt-19-dev                                   # LLVM toolchain, sanitizers
+  libc6-dev-arm64-cross libstdc++-12-dev-arm64-cross libgcc-12-dev-arm64-cross # aarch64 sysroot
+  libc6-dev-armhf-cross libstdc++-12-dev-armhf-cross libgcc-12-dev-armhf-cross # armv7 hard-float sysroot
+  qemu-user                                                                    # runs cross builds here
+)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

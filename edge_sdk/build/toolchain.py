@@ -96,9 +96,15 @@ def build_libraries(tc: Toolchain, device: Device, out_dir: Path, prefix: str,
     link = [tc.cxx, *dev, *extra, "-shared", "-o", lib, *objs]
     if tc.kind == "clang" and (shutil.which("ld.lld-19") or shutil.which("ld.lld")):
         link.insert(1, "-fuse-ld=lld")
-    run_compiler([link], out_dir)
     static = f"lib{prefix}.a"
+    runner = f"{prefix}_runner"
+    # The runner is linked statically so it runs on the board (or under qemu) without a matching libstdc++.
+    runner_cmd = [tc.cxx, "-std=c++17", "-O2", *dev, *extra, *inc, f"-DEDGE_MODEL_HEADER=\"{prefix}.h\"",
+                  f"-DEDGE_MODEL_ABI={prefix}_abi", "runner.cpp", *objs, "-static", "-o", runner]
+    if "-fuse-ld=lld" in link:
+        runner_cmd.insert(1, "-fuse-ld=lld")
+    run_compiler([link, runner_cmd], out_dir)
     run_compiler([[_archiver(), "rcs", static, *objs]], out_dir)
     for o in objs:
         (out_dir / o).unlink(missing_ok=True)
-    return {"library": lib, "static_library": static}
+    return {"library": lib, "static_library": static, "runner": runner}
