@@ -21,6 +21,7 @@ from .frontend import import_onnx
 from .ops import lookup
 from .passes import run_passes
 from .plan import ArenaPlan, plan_arena
+from .plan.fit import check_fit
 from .resources import kernel_include_dir, runner_source
 from .runtime import CompiledModel
 
@@ -119,6 +120,7 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
     prefix = c_identifier(name or path.stem)
     command = command or "edge_sdk.compile(" + ", ".join(
         [repr(path.name), f"device={dev.name!r}"] + ([f"batch={batch}"] if batch != 1 else [])) + ")"
+    fit = check_fit(g, plan, dev)
     t0 = time.perf_counter()
     say(f"generating C++ ({len(g.nodes)} nodes, arena {plan.arena_bytes} B)")
     src = write_sources(g, plan, prefix, _banner(path, a.sha256, command), a.sha256)
@@ -141,6 +143,7 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
             flags = COMMON_FLAGS + tc.device_flags(dev)
             a.timings["build_s"] = time.perf_counter() - t0
         manifest = _manifest(path, a, dev, prefix, libs, tc, flags, command)
+        manifest.update(fit)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if out.exists():
             shutil.rmtree(out)

@@ -99,3 +99,11 @@ def test_bench_reports_percentiles_ratio_and_memory(save):
     assert rep["max_rel_error"] < 1e-4
     assert rep["macs"] == 4 * 8 * 8 * 27 and rep["weights_bytes"] == (108 + 4) * 4
     assert rep["peak_ram_bytes"] == rep["arena_bytes"] + (3 + 4) * 8 * 8 * 4  # arena + input + output
+
+
+def test_model_too_big_for_device_is_refused_with_numbers_and_advice(tmp_path):
+    from edge_sdk.resources import assets_dir
+    r = cli("compile", assets_dir() / "mesonet" / "meso4_df.onnx", "--device", "arduino-nano33ble", "--no-build",
+            "-o", tmp_path / "o")
+    assert_user_error(r, "does not fit arduino-nano33ble", "262,144 B", "int8")
+    assert not (tmp_path / "o").exists()
