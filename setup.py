@@ -15,7 +15,7 @@ class BuildPyWithData(build_py):
     def run(self):
         super().run()
         data = Path(self.build_lib) / "edge_sdk" / "_data"
-        for src, dst in (("cpp/include", "include"), ("cpp/runner", "runner"), ("devices", "devices")):
+        for src, dst in (("cpp/include", "include"), ("cpp/runner", "runner"), ("cpp/firmware", "firmware"), ("devices", "devices")):
             if (data / dst).exists():
                 shutil.rmtree(data / dst)
             shutil.copytree(ROOT / src, data / dst)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, ir
-from .build.toolchain import COMMON_FLAGS, build_libraries, find_toolchain
+from .build.driver import build_for_device
+from .build.toolchain import find_toolchain
 from .codegen.cmake import write_cmakelists
 from .codegen.cpp_writer import c_identifier, write_sources
 from .devices import Device, get_device
@@ -104,13 +105,9 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
     say = progress or (lambda msg: None)
     path = Path(path)
     dev = get_device(device)
-    if quantize not in (None, "none"):
-        raise UserError(f"quantize='{quantize}' is not available in this version", "compile in float32 (omit --quantize)")
+    quantize = _resolve_quantize(quantize, dev)
     out = Path(out_dir) if out_dir else Path.cwd() / f"{path.stem}-{dev.name}"
     _prepare_out_dir(out)
-    if build and dev.os != "linux":
-        raise UserError(f"building for bare-metal device '{dev.name}' is not available in this version",
-                        "use --no-build to get the sources and add them to your firmware project")
     tc = find_toolchain(cxx) if build else None
 
     say(f"importing {path.name}")
@@ -134,20 +131,19 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
         shutil.copytree(kernel_include_dir(), tmp / "include")
         shutil.copy(runner_source(), tmp / "runner.cpp")
         (tmp / "CMakeLists.txt").write_text(write_cmakelists(prefix, dev))
-        libs: dict[str, str] = {}
-        flags: list[str] = []
+        built: dict = {"files": {}, "flags": []}
         if build and tc is not None:
             say(f"building with {Path(tc.cxx).name} for {dev.name}")
             t0 = time.perf_counter()
-            libs = build_libraries(tc, dev, tmp, prefix)
-            flags = COMMON_FLAGS + tc.device_flags(dev)
+            built = build_for_device(tc, dev, tmp, prefix, arena_bytes=plan.arena_bytes,
+                                     input_bytes=[g.tensor(t).nbytes for t in g.inputs],
+                                     output_bytes=[g.tensor(t).nbytes for t in g.outputs])
             a.timings["build_s"] = time.perf_counter() - t0
-        manifest = _manifest(path, a, dev, prefix, libs, tc, flags, command)
+        manifest = _manifest(path, a, dev, prefix, built, tc, command)
         manifest.update(fit)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if out.exists():
             shutil.rmtree(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(out)
     finally:
         if tmp.exists():
@@ -155,11 +151,22 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
     return CompiledModel(out)
 
 
+def _resolve_quantize(quantize: str | None, dev: Device) -> str:
+    q = quantize or dev.default_quantize
+    if q not in ("none", "int8"):
+        raise UserError(f"unknown quantization '{q}'", "use --quantize none or --quantize int8")
+    if q == "int8":
+        why = "" if quantize else f" (the default for {dev.name})"
+        raise UserError(f"int8 quantization{why} is not available in this version",
+                        "pass --quantize none to build in float32")
+    return q
+
+
 def runs_on_this_machine(dev: Device) -> bool:
     return dev.is_native or (dev.os == "linux" and dev.arch == platform.machine())
 
 
-def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, libs: dict, tc, flags, command) -> dict:
+def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, built: dict, tc, command) -> dict:
     g, plan = a.graph, a.plan
 
     def tinfo(t: str) -> dict:
@@ -179,11 +186,14 @@ def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, libs: dict, tc,
         "macs": a.macs,
         "nodes": len(g.nodes),
         "ops": sorted({n.op_type for n in g.nodes}),
-        "library": libs.get("library"),
-        "static_library": libs.get("static_library"),
-        "runner": libs.get("runner"),
+        "library": built["files"].get("library"),
+        "static_library": built["files"].get("static_library"),
+        "runner": built["files"].get("runner"),
+        "firmware": built["files"].get("firmware"),
+        "flash_bytes": built.get("flash_bytes"),
+        "ram_bytes": built.get("ram_bytes"),
         "runs_on_host": runs_on_this_machine(dev),
-        "compiler": {"cxx": tc.cxx if tc else None, "version": tc.version if tc else None, "flags": flags},
+        "compiler": {"cxx": tc.cxx if tc else None, "version": tc.version if tc else None, "flags": built["flags"]},
         "command": command,
         "python": sys.version.split()[0],
     }

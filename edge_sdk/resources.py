@@ -24,6 +24,11 @@ def runner_source() -> Path:
     return _find("cpp/runner", "runner") / "runner.cpp"
 
 
+def firmware_dir() -> Path:
+    """Start-up code and test harness for emulated Cortex-M boards."""
+    return _find("cpp/firmware", "firmware")
+
+
 def devices_dir() -> Path:
     return _find("devices", "devices")
 

@@ -30,9 +30,11 @@ def test_live_buffers_never_overlap_and_memory_is_reused(save, tmp_path):
     a = analyze(p)
     plan, g = a.plan, a.graph
     t_bytes = 8 * 16 * 16 * 4
-    # 12 intermediates of t_bytes each; reuse keeps the arena to a few of them.
-    assert plan.arena_bytes <= 3 * t_bytes
     bufs = plan.buffers
+    # 12 intermediates of t_bytes each (plus per-conv scratch); reuse keeps the arena to a few of them.
+    scratch = max((b.nbytes for b in bufs if b.name.startswith("scratch:")), default=0)
+    assert plan.arena_bytes <= 3 * t_bytes + scratch
+    assert plan.arena_bytes < sum(b.nbytes for b in bufs) / 3
     for i, b in enumerate(bufs):
         for c in bufs[i + 1:]:
             if b.first <= c.last and c.first <= b.last:

@@ -10,7 +10,8 @@ APT_PACKAGES=(
   clang-19 lld-19 llvm-19 libclang-rt-19-dev                                   # LLVM toolchain, sanitizers
   libc6-dev-arm64-cross libstdc++-12-dev-arm64-cross libgcc-12-dev-arm64-cross # aarch64 sysroot
   libc6-dev-armhf-cross libstdc++-12-dev-armhf-cross libgcc-12-dev-armhf-cross # armv7 hard-float sysroot
-  qemu-user                                                                    # runs cross builds here
+  gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib     # Cortex-M C/C++ libraries
+  qemu-user qemu-system-arm                                                    # runs cross builds here
 )
 
 missing=()

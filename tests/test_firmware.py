@@ -1,0 +1,35 @@
+"""Cortex-M profiles: static library + test firmware on the emulated board
+(qemu mps2-an386, semihosting), linked against the device's real RAM/flash."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+import edge_sdk
+
+from conftest import conv_bn_relu_model, ort_run
+
+pytestmark = pytest.mark.skipif(not shutil.which("qemu-system-arm"), reason="qemu-system-arm is installed by `make test`")
+
+
+@pytest.mark.parametrize("device", ["sparkfun-edge", "arduino-nano33ble"])
+def test_fp32_model_runs_on_emulated_cortex_m4(device, save, tmp_path):
+    p = save(conv_bn_relu_model())
+    m = edge_sdk.compile(p, device=device, quantize="none", out_dir=tmp_path / device)
+    man = m.manifest
+    assert man["static_library"] and man["firmware"] and man["library"] is None
+    assert 0 < man["flash_bytes"] < 64 << 10
+    assert man["ram_bytes"] >= man["arena_bytes"] + (3 + 4) * 64 * 4
+    x = np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(m.run(x, emulate=True)[0], ort_run(p, {"x": x})[0], rtol=1e-4, atol=1e-5)
+
+
+def test_firmware_link_enforces_the_device_ram(save, tmp_path):
+    """The linker script carries the profile's RAM: the emulated board is no bigger than the real one."""
+    p = save(conv_bn_relu_model())
+    m = edge_sdk.compile(p, device="arduino-nano33ble", quantize="none", out_dir=tmp_path / "fw")
+    script = (tmp_path / "fw" / "firmware" / "board.ld").read_text()
+    assert f"LENGTH = {256 << 10}" in script and f"LENGTH = {1 << 20}" in script
+    assert m.manifest["firmware"].endswith(".elf")
