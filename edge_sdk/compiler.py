@@ -15,6 +15,7 @@ from . import __version__, ir
 from .build.driver import build_for_device
 from .build.toolchain import find_toolchain
 from .codegen.cmake import write_cmakelists
+from .codegen.context import ctype_of
 from .codegen.cpp_writer import c_identifier, write_sources
 from .devices import Device, get_device
 from .errors import UnsupportedOpError, UserError
@@ -137,7 +138,9 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
             t0 = time.perf_counter()
             built = build_for_device(tc, dev, tmp, prefix, arena_bytes=plan.arena_bytes,
                                      input_bytes=[g.tensor(t).nbytes for t in g.inputs],
-                                     output_bytes=[g.tensor(t).nbytes for t in g.outputs])
+                                     output_bytes=[g.tensor(t).nbytes for t in g.outputs],
+                                     io_ctypes=([ctype_of(g.tensor(t).dtype) for t in g.inputs],
+                                                [ctype_of(g.tensor(t).dtype) for t in g.outputs]))
             a.timings["build_s"] = time.perf_counter() - t0
         manifest = _manifest(path, a, dev, prefix, built, tc, command)
         manifest.update(fit)
@@ -190,6 +193,7 @@ def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, built: dict, tc
         "static_library": built["files"].get("static_library"),
         "runner": built["files"].get("runner"),
         "firmware": built["files"].get("firmware"),
+        "arduino_library": built["files"].get("arduino_library"),
         "flash_bytes": built.get("flash_bytes"),
         "ram_bytes": built.get("ram_bytes"),
         "runs_on_host": runs_on_this_machine(dev),

@@ -33,3 +33,17 @@ def test_firmware_link_enforces_the_device_ram(save, tmp_path):
     script = (tmp_path / "fw" / "firmware" / "board.ld").read_text()
     assert f"LENGTH = {256 << 10}" in script and f"LENGTH = {1 << 20}" in script
     assert m.manifest["firmware"].endswith(".elf")
+
+
+def test_arduino_library_zip_has_properties_sources_headers_and_sketch(save, tmp_path):
+    import zipfile
+    m = edge_sdk.compile(save(conv_bn_relu_model()), device="arduino-nano33ble", quantize="none", out_dir=tmp_path / "a")
+    z = zipfile.ZipFile(tmp_path / "a" / m.manifest["arduino_library"])
+    names = set(z.namelist())
+    lib = "EdgeSdk_model"
+    assert {f"{lib}/library.properties", f"{lib}/src/model.h", f"{lib}/src/model.cpp", f"{lib}/src/model_weights.cpp",
+            f"{lib}/src/edge_sdk/abi.h", f"{lib}/examples/model_inference/model_inference.ino"} <= names
+    props = z.read(f"{lib}/library.properties").decode()
+    assert "architectures=mbed_nano" in props and "includes=model.h" in props
+    sketch = z.read(f"{lib}/examples/model_inference/model_inference.ino").decode()
+    assert "model_run(inputs, outputs, arena)" in sketch and "MODEL_ARENA_BYTES" in sketch

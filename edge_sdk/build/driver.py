@@ -4,12 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..devices import Device
+from .arduino import write_arduino_library
 from .firmware import build_static_library, build_test_firmware, section_sizes
 from .toolchain import COMMON_FLAGS, Toolchain, build_libraries
 
 
 def build_for_device(tc: Toolchain, dev: Device, out_dir: Path, prefix: str, *, arena_bytes: int,
-                     input_bytes: list[int], output_bytes: list[int]) -> dict:
+                     input_bytes: list[int], output_bytes: list[int], io_ctypes: tuple[list[str], list[str]]) -> dict:
     """Build what `dev` needs into out_dir; return file names, flags and real sizes.
 
     Linux: shared + static library and a standalone runner.  Bare metal: a static
@@ -25,6 +26,7 @@ def build_for_device(tc: Toolchain, dev: Device, out_dir: Path, prefix: str, *, 
         res = build_static_library(tc, dev, out_dir, prefix)
         flags = res.pop("flags")
         files = res
+        files["arduino_library"] = write_arduino_library(out_dir, prefix, dev, io_ctypes)
         if dev.emulator == "qemu-system":
             files["firmware"] = build_test_firmware(tc, dev, out_dir, prefix, input_bytes, output_bytes, flags)
         sizes = section_sizes(out_dir, files["static_library"])
