@@ -57,7 +57,7 @@ def _to_ir(model: onnx.ModelProto, opset: int, path: str) -> ir.Graph:
     tensors: dict[str, ir.Tensor] = {}
     for init in g.initializer:
         arr = numpy_helper.to_array(init)
-        tensors[init.name] = ir.Tensor(init.name, tuple(arr.shape), arr.dtype, np.ascontiguousarray(arr))
+        tensors[init.name] = ir.Tensor(init.name, tuple(arr.shape), arr.dtype, np.asarray(arr, order="C"))
     for vi in list(g.input) + list(g.value_info) + list(g.output):
         if vi.name in tensors:
             continue

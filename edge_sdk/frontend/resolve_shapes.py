@@ -116,7 +116,7 @@ def fold_once(model: onnx.ModelProto, opset: int) -> bool:
             continue
         for name, value in zip([o for o in node.output if o], outs):
             consts[name] = value
-            folded.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+            folded.append(numpy_helper.from_array(np.asarray(value, order="C"), name))
     if not folded:
         return False
     del g.node[:]
