@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import sys
 import traceback
@@ -25,9 +26,18 @@ def _shape_arg(text: str) -> tuple[str, tuple[int, ...]]:
 
 
 def _progress(args):
+    """Progress lines on stderr; counters ("step 3/32") are shown at quarters, not every tick."""
     if args.json or args.quiet:
         return None
-    return lambda msg: print(f"  .. {msg}", file=sys.stderr, flush=True)
+
+    def say(msg: str) -> None:
+        m = re.search(r"(\d+)/(\d+)$", msg)
+        if m:
+            k, n = int(m.group(1)), int(m.group(2))
+            if k != n and (k * 4) // n == ((k - 1) * 4) // n:
+                return
+        print(f"  .. {msg}", file=sys.stderr, flush=True)
+    return say
 
 
 def _print(args, data: dict, text: str) -> None:
@@ -55,11 +65,18 @@ def cmd_compile(args) -> int:
     model = compile_model(args.model, device=args.device, out_dir=args.output, quantize=args.quantize,
                           calibration=args.calibration, batch=args.batch, input_shapes=dict(args.input_shape or []),
                           name=args.name, cxx=args.cxx, build=not args.no_build, command=args.command_line,
-                          progress=_progress(args))
+                          calibration_method=args.calibration_method, keep_float=args.keep_float or (),
+                          io=args.io, preprocess=args.preprocess, emit_qdq=args.emit_qdq, progress=_progress(args))
     m = model.manifest
+    built = [f"{k}: {m[k]}" for k in ("library", "static_library", "runner", "firmware", "arduino_library") if m.get(k)]
+    sizes = (f"\n  measured: flash {m['flash_bytes']:,} B, RAM {m['ram_bytes']:,} B (arena + I/O + static data)"
+             if m.get("flash_bytes") is not None else "")
     text = (f"compiled {m['model']} for {m['device']} -> {model.dir}\n"
-            f"  nodes {m['nodes']}, MACs {m['macs']:,}, arena {m['arena_bytes']:,} B, weights {m['weights_bytes']:,} B\n"
-            f"  library: {m['library'] or '(sources only)'}")
+            f"  nodes {m['nodes']}, MACs {m['macs']:,}, arena {m['arena_bytes']:,} B, weights {m['weights_bytes']:,} B"
+            f"{sizes}\n  " + ("\n  ".join(built) if built else "(sources only)"))
+    if m.get("quantization"):
+        from .quantize import format_report
+        text += "\n" + format_report(m["quantization"])
     _print(args, m, text)
     return 0
 
@@ -176,8 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model")
     c.add_argument("--device", default="host", help="device profile (see `edge-sdk devices`)")
     c.add_argument("-o", "--output", help="output folder (default: ./<model>-<device>)")
-    c.add_argument("--quantize", choices=["none", "int8"], default=None)
-    c.add_argument("--calibration", help="calibration data for --quantize int8")
+    c.add_argument("--quantize", choices=["none", "int8"], default=None,
+                   help="int8 post-training quantization (default: the device profile's choice)")
+    c.add_argument("--calibration", help="calibration inputs: .npy/.npz of samples, or a folder of images")
+    c.add_argument("--preprocess", help="for an image folder: size=224,layout=nchw,scale=1/255,mean=a:b:c,"
+                                        "std=a:b:c,channels=rgb,resize=bilinear")
+    c.add_argument("--calibration-method", choices=["minmax", "percentile", "entropy"], default=None,
+                   help="activation range estimator (default: percentile)")
+    c.add_argument("--keep-float", nargs="+", metavar="NODE", help="node names to keep in float32")
+    c.add_argument("--io", choices=["float", "int8"], default="float",
+                   help="int8 model I/O: float (quantize/dequantize inside) or raw int8")
+    c.add_argument("--emit-qdq", metavar="OUT.onnx", help="also write the quantized graph as a QDQ ONNX model")
     c.add_argument("--name", help="C symbol prefix (default: from the file name)")
     c.add_argument("--cxx", help="C++ compiler (default: clang++-19/clang++; or $EDGE_SDK_CXX)")
     c.add_argument("--no-build", action="store_true", help="write sources only")

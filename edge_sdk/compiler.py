@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__, ir
 from .build.driver import build_for_device
 from .build.toolchain import find_toolchain
@@ -21,7 +23,7 @@ from .devices import Device, get_device
 from .errors import UnsupportedOpError, UserError
 from .frontend import import_onnx
 from .ops import lookup
-from .passes import run_passes
+from .passes import LOWERING_PASSES, SIMPLIFY_PASSES, run_passes
 from .plan import ArenaPlan, plan_arena
 from .plan.fit import check_fit
 from .resources import kernel_include_dir, runner_source
@@ -38,6 +40,7 @@ class Analysis:
     macs: int
     unsupported: list[UnsupportedOpError] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    quant_report: dict | None = None
 
 
 def file_sha256(path: str | Path) -> str:
@@ -48,37 +51,86 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def analyze(path: str | Path, batch: int = 1, input_shapes=None, strict: bool = True) -> Analysis:
-    """Import, optimise and plan `path` (no code written). strict: raise on the first unsupported op."""
+@dataclass(frozen=True)
+class QuantOptions:
+    """What the user asked of quantization (see `edge-sdk compile --help`)."""
+
+    mode: str = "none"                 # "none" or "int8"
+    calibration: object = None         # array, .npy/.npz path, iterable, or (folder, Preprocess)
+    method: str | None = None          # minmax | percentile | entropy (None: the default)
+    keep_float: tuple[str, ...] = ()
+    io: str = "float"                  # float: quantize/dequantize at the boundary; int8: raw int8 I/O
+    preprocess: str | None = None      # spec for a calibration folder of images (see quantize/images.py)
+    from_device_default: str = ""      # the device whose profile chose int8 ("" if the user did)
+
+
+def _calibration_data(quant: QuantOptions, g: ir.Graph):
+    """Calibration as quantize_graph takes it: a folder of images becomes an array here."""
+    cal = quant.calibration
+    if isinstance(cal, (str, Path)) and Path(cal).is_dir():
+        from .quantize.images import Preprocess, load_image_folder
+        if not quant.preprocess:
+            raise UserError(f"calibration folder '{cal}' needs a preprocessing spec",
+                            "add --preprocess size=224,layout=nchw,scale=1/255[,mean=..,std=..,channels=rgb,resize=bilinear]")
+        spec = Preprocess.parse(quant.preprocess, g.tensor(g.inputs[0]).shape)
+        return load_image_folder(cal, spec)
+    if isinstance(cal, (str, Path)) and not Path(cal).exists():
+        raise UserError(f"calibration data '{cal}' does not exist", "pass a .npy/.npz file or a folder of images")
+    return cal
+
+
+def _collect_problems(g: ir.Graph, check: bool) -> list[UnsupportedOpError]:
+    problems = []
+    for n in g.nodes:
+        try:
+            d = lookup(n, g)
+            if check:
+                d.check(n, g)
+        except UnsupportedOpError as e:
+            problems.append(e)
+    return problems
+
+
+def analyze(path: str | Path, batch: int = 1, input_shapes=None, strict: bool = True,
+            quant: QuantOptions | None = None, progress=None) -> Analysis:
+    """Import, optimise, (quantize) and plan `path` without writing code.
+
+    strict: raise on unsupported nodes; otherwise list them in Analysis.unsupported."""
+    from .quantize import DEFAULT_METHOD, dequantize_prequantized, is_prequantized, quantize_graph
+    quant = quant or QuantOptions()
     t0 = time.perf_counter()
     sha = file_sha256(path) if Path(path).is_file() else ""
     g = import_onnx(path, batch=batch, input_shapes=input_shapes)
+    prequantized = is_prequantized(g)
+    if prequantized:
+        g = dequantize_prequantized(g)
     t1 = time.perf_counter()
-    problems: list[UnsupportedOpError] = []
-    for n in g.nodes:
-        try:
-            lookup(n, g)
-        except UnsupportedOpError as e:
-            problems.append(e)
+    problems = _collect_problems(g, check=False)
     if not problems:
-        g = run_passes(g)
-        for n in g.nodes:
-            try:
-                lookup(n, g).check(n, g)
-            except UnsupportedOpError as e:
-                problems.append(e)
+        g = run_passes(g, SIMPLIFY_PASSES)
+        problems = _collect_problems(g, check=True)
     if problems and strict:
         if len(problems) == 1:
             raise problems[0]
         listing = "; ".join(str(p.message) for p in problems[:8])
-        raise UnsupportedOpError(f"{len(problems)} nodes cannot be compiled: {listing}",
-                                 hint=problems[0].hint)
+        raise UnsupportedOpError(f"{len(problems)} nodes cannot be compiled: {listing}", hint=problems[0].hint)
+    report = None
+    if not problems and (quant.mode == "int8" or prequantized):
+        if quant.calibration is None and not prequantized:
+            why = f" (the default for {quant.from_device_default})" if quant.from_device_default else ""
+            raise UserError(f"int8 quantization{why} needs calibration data; only pre-quantized models compile "
+                            "without it", "pass --calibration samples.npy (or a folder of images with --preprocess), "
+                            "or --quantize none for float32")
+        g, report = quantize_graph(g, path, _calibration_data(quant, g), method=quant.method or DEFAULT_METHOD,
+                                   keep_float=quant.keep_float, io=quant.io, on_progress=progress)
+    if not problems:
+        g = run_passes(g, LOWERING_PASSES)
     t2 = time.perf_counter()
     plan = plan_arena(g) if not problems else None
     macs = sum(lookup(n, g).macs(n, g) for n in g.nodes) if not problems else 0
     t3 = time.perf_counter()
-    return Analysis(g, plan, sha, macs, problems,
-                    {"import_s": t1 - t0, "passes_s": t2 - t1, "plan_s": t3 - t2})
+    return Analysis(g, plan, sha, macs, problems, {"import_s": t1 - t0, "passes_s": t2 - t1, "plan_s": t3 - t2},
+                    quant_report=report)
 
 
 def _banner(model: Path, sha: str, command: str) -> str:
@@ -97,8 +149,18 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
             quantize: str | None = None, calibration=None, *, batch: int = 1,
             input_shapes: dict[str, tuple[int, ...]] | None = None, name: str | None = None,
             cxx: str | None = None, build: bool = True, command: str | None = None,
+            calibration_method: str | None = None, keep_float=(), io: str = "float",
+            preprocess: str | None = None, emit_qdq: str | Path | None = None,
             progress=None) -> CompiledModel:
     """Compile an ONNX model to C++ and build it for `device`.
+
+    quantize: None (the device's default), "none" or "int8".  int8 needs
+    `calibration` (an array of input samples, a .npy/.npz path, an iterable of
+    arrays, or a folder of images with a `preprocess` spec) unless the model is
+    already quantized (QDQ or QOperator).  `calibration_method` is minmax,
+    percentile (default) or entropy; `keep_float` lists node names kept in fp32;
+    io="int8" takes and returns raw int8 tensors; `emit_qdq` writes the quantized
+    graph as a QDQ ONNX model for cross-checking with onnxruntime.
 
     Returns the loaded :class:`CompiledModel` (for the host) from `out_dir`,
     which holds the sources, the library, a CMakeLists.txt and manifest.json.
@@ -106,14 +168,20 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
     say = progress or (lambda msg: None)
     path = Path(path)
     dev = get_device(device)
-    quantize = _resolve_quantize(quantize, dev)
+    quant = QuantOptions(_resolve_quantize(quantize, dev), calibration, calibration_method, tuple(keep_float), io,
+                         preprocess, from_device_default=dev.name if quantize is None else "")
     out = Path(out_dir) if out_dir else Path.cwd() / f"{path.stem}-{dev.name}"
     _prepare_out_dir(out)
     tc = find_toolchain(cxx) if build else None
 
     say(f"importing {path.name}")
-    a = analyze(path, batch=batch, input_shapes=input_shapes)
+    a = analyze(path, batch=batch, input_shapes=input_shapes, quant=quant, progress=say)
     g, plan = a.graph, a.plan
+    if emit_qdq:
+        from .quantize.export_qdq import write_qdq
+        if a.quant_report is None:
+            raise UserError("--emit-qdq needs an int8 compile", "add --quantize int8 --calibration DATA")
+        write_qdq(g, emit_qdq)
     assert plan is not None
     prefix = c_identifier(name or path.stem)
     command = command or "edge_sdk.compile(" + ", ".join(
@@ -158,10 +226,6 @@ def _resolve_quantize(quantize: str | None, dev: Device) -> str:
     q = quantize or dev.default_quantize
     if q not in ("none", "int8"):
         raise UserError(f"unknown quantization '{q}'", "use --quantize none or --quantize int8")
-    if q == "int8":
-        why = "" if quantize else f" (the default for {dev.name})"
-        raise UserError(f"int8 quantization{why} is not available in this version",
-                        "pass --quantize none to build in float32")
     return q
 
 
@@ -174,7 +238,11 @@ def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, built: dict, tc
 
     def tinfo(t: str) -> dict:
         tt = g.tensor(t)
-        return {"name": t, "shape": list(tt.shape), "dtype": str(tt.dtype)}
+        info = {"name": t, "shape": list(tt.shape), "dtype": str(tt.dtype)}
+        if tt.quant is not None:  # int8 I/O: users quantize inputs and dequantize outputs with these
+            info["scale"] = np.asarray(tt.quant.scale, np.float64).reshape(-1).tolist()
+            info["zero_point"] = np.asarray(tt.quant.zero_point, np.int64).reshape(-1).tolist()
+        return info
 
     return {
         "edge_sdk_version": __version__,
@@ -200,4 +268,5 @@ def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, built: dict, tc
         "compiler": {"cxx": tc.cxx if tc else None, "version": tc.version if tc else None, "flags": built["flags"]},
         "command": command,
         "python": sys.version.split()[0],
+        "quantization": a.quant_report,
     }

@@ -1,0 +1,281 @@
+// int8 convolution and fully-connected layers (TFLite int8 scheme), NCHW / OIHW.
+//
+// x: int8 asymmetric per tensor (zero point zp_in), w: int8 symmetric per output
+// channel, bias: int32 with scale s_in * s_w[oc].  Each output is
+//   requantize(bias[oc] + sum (x - zp_in) * w, mult[oc], shift[oc]) + zp_out, clamped.
+// The inner loops are integer-only.  This is the portable reference kernel; a SIMD
+// path must be bit-exact with it (same accumulators, same requant.h rounding).
+#pragma once
+
+#include "requant.h"
+
+namespace edge_sdk {
+namespace q8 {
+
+struct QConvParams {
+  int n, c_in, h_in, w_in;
+  int c_out, h_out, w_out;
+  int k_h, k_w;
+  int stride_h, stride_w;
+  int pad_top, pad_left;
+  int dil_h, dil_w;
+  int groups;
+  int zp_in, zp_out;
+  int act_min, act_max;  // fused activation as the clamp range
+};
+
+// First and one-past-last output index o with 0 <= o*stride + tap_off < in_len.
+constexpr int tap_begin(int tap_off, int stride) { return tap_off >= 0 ? 0 : (-tap_off + stride - 1) / stride; }
+constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
+  return in_len - 1 - tap_off < 0 ? 0
+         : ((in_len - 1 - tap_off) / stride + 1 < out_len ? (in_len - 1 - tap_off) / stride + 1 : out_len);
+}
+
+// The reference kernel (direct convolution).  acc: scratch of h_out * w_out int32 (one output plane).  Padding taps are skipped,
+// which equals padding with the input zero point (real 0).
+template <const QConvParams& P>
+inline void conv2d_s8_reference(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE_Q8_RESTRICT w,
+                      const int32_t* EDGE_Q8_RESTRICT bias, const int32_t* mult, const int32_t* shift,
+                      int8_t* EDGE_Q8_RESTRICT out, int32_t* EDGE_Q8_RESTRICT acc) {
+  constexpr int cin_g = P.c_in / P.groups;
+  constexpr int cout_g = P.c_out / P.groups;
+  constexpr int plane_in = P.h_in * P.w_in;
+  constexpr int plane_out = P.h_out * P.w_out;
+  for (int b = 0; b < P.n; ++b) {
+    const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * plane_in;
+    int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * plane_out;
+    for (int oc = 0; oc < P.c_out; ++oc) {
+      const int g = oc / cout_g;
+      const int32_t bv = bias ? bias[oc] : 0;
+      for (int i = 0; i < plane_out; ++i) acc[i] = bv;
+      for (int icg = 0; icg < cin_g; ++icg) {
+        const int8_t* ip = in_b + static_cast<size_t>(g * cin_g + icg) * plane_in;
+        const int8_t* wp = w + (static_cast<size_t>(oc) * cin_g + icg) * P.k_h * P.k_w;
+        for (int kh = 0; kh < P.k_h; ++kh) {
+          const int row_off = kh * P.dil_h - P.pad_top;
+          const int oh0 = tap_begin(row_off, P.stride_h);
+          const int oh1 = tap_end(row_off, P.stride_h, P.h_in, P.h_out);
+          for (int kw = 0; kw < P.k_w; ++kw) {
+            const int32_t wv = wp[kh * P.k_w + kw];
+            if (wv == 0) continue;
+            const int col_off = kw * P.dil_w - P.pad_left;
+            const int ow0 = tap_begin(col_off, P.stride_w);
+            const int ow1 = tap_end(col_off, P.stride_w, P.w_in, P.w_out);
+            for (int oh = oh0; oh < oh1; ++oh) {
+              const int8_t* irow = ip + static_cast<ptrdiff_t>(oh * P.stride_h + row_off) * P.w_in + col_off;
+              int32_t* arow = acc + static_cast<size_t>(oh) * P.w_out;
+              for (int ow = ow0; ow < ow1; ++ow)
+                arow[ow] += wv * (static_cast<int32_t>(irow[ow * P.stride_w]) - P.zp_in);
+            }
+          }
+        }
+      }
+      int8_t* o = out_b + static_cast<size_t>(oc) * plane_out;
+      const int32_t m = mult[oc];
+      const int s = shift[oc];
+      for (int i = 0; i < plane_out; ++i) o[i] = requantize(acc[i], m, s, P.zp_out, P.act_min, P.act_max);
+    }
+  }
+}
+
+// Fast path: one output row at a time for all output channels of a group.  Each input row
+// is widened once to int16 (x - zp_in, zeros in the padding) and then reused by every kernel
+// column and output channel, with the row accumulators (cout_g * w_out int32) staying in L1.
+// It adds exactly the same integer products as the reference kernel, so results are
+// bit-identical (integer addition is exact in any order; no overflow for K*255*127 < 2^31).
+template <const QConvParams& P>
+constexpr int row_span() { return (P.w_out - 1) * P.stride_w + (P.k_w - 1) * P.dil_w + 1; }
+
+template <const QConvParams& P>
+constexpr size_t rows_scratch_bytes() {
+  return static_cast<size_t>(P.c_out / P.groups) * P.w_out * 4 + static_cast<size_t>(row_span<P>()) * 2;
+}
+
+template <const QConvParams& P>
+inline void conv2d_s8_rows(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE_Q8_RESTRICT w,
+                           const int32_t* EDGE_Q8_RESTRICT bias, const int32_t* mult, const int32_t* shift,
+                           int8_t* EDGE_Q8_RESTRICT out, void* scratch) {
+  constexpr int cin_g = P.c_in / P.groups;
+  constexpr int cout_g = P.c_out / P.groups;
+  constexpr int plane_in = P.h_in * P.w_in;
+  constexpr int plane_out = P.h_out * P.w_out;
+  constexpr int span = row_span<P>();
+  // Valid input columns of the span: [left, left + mid).
+  constexpr int left = P.pad_left < span ? P.pad_left : span;
+  constexpr int mid0 = P.w_in < span - left ? P.w_in : span - left;
+  constexpr int mid = mid0 > 0 ? mid0 : 0;
+  int32_t* EDGE_Q8_RESTRICT acc = static_cast<int32_t*>(scratch);
+  int16_t* EDGE_Q8_RESTRICT xr = reinterpret_cast<int16_t*>(acc + static_cast<size_t>(cout_g) * P.w_out);
+  for (int b = 0; b < P.n; ++b) {
+    const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * plane_in;
+    int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * plane_out;
+    for (int g = 0; g < P.groups; ++g) {
+      for (int oh = 0; oh < P.h_out; ++oh) {
+        for (int ocg = 0; ocg < cout_g; ++ocg) {
+          const int32_t bv = bias ? bias[g * cout_g + ocg] : 0;
+          for (int ow = 0; ow < P.w_out; ++ow) acc[ocg * P.w_out + ow] = bv;
+        }
+        for (int icg = 0; icg < cin_g; ++icg) {
+          const int8_t* ip = in_b + static_cast<size_t>(g * cin_g + icg) * plane_in;
+          for (int kh = 0; kh < P.k_h; ++kh) {
+            const int ih = oh * P.stride_h - P.pad_top + kh * P.dil_h;
+            if (ih < 0 || ih >= P.h_in) continue;  // a padding row adds zeros
+            const int8_t* row = ip + static_cast<size_t>(ih) * P.w_in;
+            for (int j = 0; j < left; ++j) xr[j] = 0;
+            for (int j = 0; j < mid; ++j) xr[left + j] = static_cast<int16_t>(row[j] - P.zp_in);
+            for (int j = left + mid; j < span; ++j) xr[j] = 0;
+            for (int ocg = 0; ocg < cout_g; ++ocg) {
+              const int oc = g * cout_g + ocg;
+              const int8_t* wk = w + ((static_cast<size_t>(oc) * cin_g + icg) * P.k_h + kh) * P.k_w;
+              int32_t wv[P.k_w];
+              for (int kw = 0; kw < P.k_w; ++kw) wv[kw] = wk[kw];
+              int32_t* a = acc + ocg * P.w_out;
+              // All kernel columns at once: each accumulator is loaded and stored once per row tap.
+              for (int ow = 0; ow < P.w_out; ++ow) {
+                int32_t sum = 0;
+                for (int kw = 0; kw < P.k_w; ++kw)
+                  sum += wv[kw] * static_cast<int32_t>(xr[ow * P.stride_w + kw * P.dil_w]);
+                a[ow] += sum;
+              }
+            }
+          }
+        }
+        for (int ocg = 0; ocg < cout_g; ++ocg) {
+          const int oc = g * cout_g + ocg;
+          const int32_t m = mult[oc];
+          const int s = shift[oc];
+          const int32_t* a = acc + ocg * P.w_out;
+          int8_t* orow = out_b + static_cast<size_t>(oc) * plane_out + static_cast<size_t>(oh) * P.w_out;
+          for (int ow = 0; ow < P.w_out; ++ow) orow[ow] = requantize(a[ow], m, s, P.zp_out, P.act_min, P.act_max);
+        }
+      }
+    }
+  }
+}
+
+// Patch length of one output pixel within a group.
+template <const QConvParams& P>
+constexpr int patch_len() { return P.c_in / P.groups * P.k_h * P.k_w; }
+
+// int8 dot product; compilers turn it into pmaddwd / sdot-style multiply-adds.
+EDGE_Q8_INLINE int32_t dot_s8(const int8_t* EDGE_Q8_RESTRICT a, const int8_t* EDGE_Q8_RESTRICT b, int n) {
+  int32_t acc = 0;
+  for (int i = 0; i < n; ++i) acc += static_cast<int32_t>(a[i]) * static_cast<int32_t>(b[i]);
+  return acc;
+}
+
+// Fast path for many channels: the patches of one output row are gathered (im2col) into
+// `patches` (w_out * patch_len int8, padding filled with zp_in) and each output is one int8
+// dot product.  sum w*(x - zp_in) = sum w*x - zp_in*sum w, so the caller passes
+// bias_folded = bias - zp_in*sum(w): the integer sums equal the reference kernel's exactly.
+template <const QConvParams& P>
+inline void conv2d_s8_im2col(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE_Q8_RESTRICT w,
+                             const int32_t* EDGE_Q8_RESTRICT bias_folded, const int32_t* mult, const int32_t* shift,
+                             int8_t* EDGE_Q8_RESTRICT out, int8_t* EDGE_Q8_RESTRICT patches) {
+  constexpr int cin_g = P.c_in / P.groups;
+  constexpr int cout_g = P.c_out / P.groups;
+  constexpr int K = patch_len<P>();
+  constexpr int plane_in = P.h_in * P.w_in;
+  constexpr int plane_out = P.h_out * P.w_out;
+  for (int b = 0; b < P.n; ++b) {
+    const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * plane_in;
+    int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * plane_out;
+    for (int g = 0; g < P.groups; ++g) {
+      for (int oh = 0; oh < P.h_out; ++oh) {
+        for (int ow = 0; ow < P.w_out; ++ow) {
+          int8_t* pp = patches + static_cast<size_t>(ow) * K;
+          for (int ic = 0; ic < cin_g; ++ic) {
+            const int8_t* ip = in_b + static_cast<size_t>(g * cin_g + ic) * plane_in;
+            for (int kh = 0; kh < P.k_h; ++kh) {
+              const int ih = oh * P.stride_h - P.pad_top + kh * P.dil_h;
+              const bool row_in = ih >= 0 && ih < P.h_in;
+              for (int kw = 0; kw < P.k_w; ++kw) {
+                const int iw = ow * P.stride_w - P.pad_left + kw * P.dil_w;
+                *pp++ = row_in && iw >= 0 && iw < P.w_in ? ip[ih * P.w_in + iw] : static_cast<int8_t>(P.zp_in);
+              }
+            }
+          }
+        }
+        for (int ocg = 0; ocg < cout_g; ++ocg) {
+          const int oc = g * cout_g + ocg;
+          const int8_t* wr = w + static_cast<size_t>(oc) * K;
+          const int32_t bv = bias_folded[oc], m = mult[oc];
+          const int s = shift[oc];
+          int8_t* orow = out_b + static_cast<size_t>(oc) * plane_out + static_cast<size_t>(oh) * P.w_out;
+          for (int ow = 0; ow < P.w_out; ++ow)
+            orow[ow] = requantize(bv + dot_s8(patches + static_cast<size_t>(ow) * K, wr, K), m, s, P.zp_out,
+                                  P.act_min, P.act_max);
+        }
+      }
+    }
+  }
+}
+
+// Many output channels per group amortise the gather: im2col; few (Meso-style nets,
+// depthwise): the row kernel.  Both are bit-identical to conv2d_s8_reference.
+template <const QConvParams& P>
+constexpr bool use_im2col() { return P.c_out / P.groups >= 32 && patch_len<P>() >= 32; }
+
+template <const QConvParams& P>
+inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* bias, const int32_t* bias_folded,
+                      const int32_t* mult, const int32_t* shift, int8_t* out, void* scratch) {
+  if constexpr (use_im2col<P>()) {
+    (void)bias;
+    conv2d_s8_im2col<P>(in, w, bias_folded, mult, shift, out, static_cast<int8_t*>(scratch));
+  } else {
+    (void)bias_folded;
+    conv2d_s8_rows<P>(in, w, bias, mult, shift, out, scratch);
+  }
+}
+
+struct QFullyConnectedParams {
+  int m, n, k;           // y[m][n] = sum_k x[m][k] * w[n][k]
+  int zp_out;
+  int act_min, act_max;
+};
+
+// bias must already include -zp_in * sum_k w[n][k] (folded at compile time), so the
+// inner loop is a plain int8 x int8 -> int32 dot product.
+template <const QFullyConnectedParams& P>
+inline void fully_connected_s8(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_RESTRICT w,
+                               const int32_t* EDGE_Q8_RESTRICT bias, const int32_t* mult, const int32_t* shift,
+                               int8_t* EDGE_Q8_RESTRICT y) {
+  for (int i = 0; i < P.m; ++i) {
+    const int8_t* xr = x + static_cast<size_t>(i) * P.k;
+    for (int j = 0; j < P.n; ++j) {
+      const int8_t* wr = w + static_cast<size_t>(j) * P.k;
+      int32_t acc = 0;
+      for (int kk = 0; kk < P.k; ++kk) acc += static_cast<int32_t>(xr[kk]) * static_cast<int32_t>(wr[kk]);
+      y[static_cast<size_t>(i) * P.n + j] =
+          requantize(acc + bias[j], mult[j], shift[j], P.zp_out, P.act_min, P.act_max);
+    }
+  }
+}
+
+// Same, but the int32 accumulator is dequantized straight to float (acc * s_in * s_w[n]), for a
+// layer whose readers are all fp32 (logits before Softmax, a float graph output).  The clamp is
+// the fused activation in real units.
+struct QFullyConnectedF32Params {
+  int m, n, k;
+  float act_min, act_max;
+};
+
+template <const QFullyConnectedF32Params& P>
+inline void fully_connected_s8_f32(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_RESTRICT w,
+                                   const int32_t* EDGE_Q8_RESTRICT bias, const float* EDGE_Q8_RESTRICT scale,
+                                   float* EDGE_Q8_RESTRICT y) {
+  for (int i = 0; i < P.m; ++i) {
+    const int8_t* xr = x + static_cast<size_t>(i) * P.k;
+    for (int j = 0; j < P.n; ++j) {
+      const int8_t* wr = w + static_cast<size_t>(j) * P.k;
+      int32_t acc = 0;
+      for (int kk = 0; kk < P.k; ++kk) acc += static_cast<int32_t>(xr[kk]) * static_cast<int32_t>(wr[kk]);
+      float v = static_cast<float>(acc + bias[j]) * scale[j];
+      v = v < P.act_min ? P.act_min : (v > P.act_max ? P.act_max : v);
+      y[static_cast<size_t>(i) * P.n + j] = v;
+    }
+  }
+}
+
+}  // namespace q8
+}  // namespace edge_sdk

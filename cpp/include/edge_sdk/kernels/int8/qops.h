@@ -1,0 +1,176 @@
+// int8 elementwise, pooling, concat and lookup-table kernels (TFLite int8 scheme).
+// All arithmetic is integer; rounding comes from requant.h only.
+#pragma once
+
+#include <cstring>
+
+#include "qconv.h"
+#include "requant.h"
+
+namespace edge_sdk {
+namespace q8 {
+
+// Broadcasting of the binary ops: a is [outer, inner]; b is the same shape, or [outer]
+// repeated along inner (per-channel scales of squeeze-excitation, per-channel offsets).
+// ---- Add: both inputs rescaled to a common 2^-20-finer grid, summed, requantized (TFLite).
+struct QAddParams {
+  int outer, inner;
+  bool b_per_outer;
+  int zp_a, zp_b, zp_out;
+  int left_shift;
+  int32_t mult_a; int shift_a;
+  int32_t mult_b; int shift_b;
+  int32_t mult_out; int shift_out;
+  int act_min, act_max;
+};
+
+template <const QAddParams& P>
+inline void add_s8(const int8_t* a, const int8_t* b, int8_t* y) {
+  for (int o = 0; o < P.outer; ++o) {
+    for (int i = 0; i < P.inner; ++i) {
+      const size_t k = static_cast<size_t>(o) * P.inner + i;
+      const int32_t bq = P.b_per_outer ? b[o] : b[k];
+      const int32_t va = (static_cast<int32_t>(a[k]) - P.zp_a) * (1 << P.left_shift);
+      const int32_t vb = (bq - P.zp_b) * (1 << P.left_shift);
+      const int32_t sa = multiply_by_quantized_multiplier(va, P.mult_a, P.shift_a);
+      const int32_t sb = multiply_by_quantized_multiplier(vb, P.mult_b, P.shift_b);
+      y[k] = requantize(sa + sb, P.mult_out, P.shift_out, P.zp_out, P.act_min, P.act_max);
+    }
+  }
+}
+
+// ---- Mul: (a - zp_a) * (b - zp_b) requantized with s_a * s_b / s_out (TFLite).
+struct QMulParams {
+  int outer, inner;
+  bool b_per_outer;
+  int zp_a, zp_b, zp_out;
+  int32_t mult; int shift;
+  int act_min, act_max;
+};
+
+template <const QMulParams& P>
+inline void mul_s8(const int8_t* a, const int8_t* b, int8_t* y) {
+  for (int o = 0; o < P.outer; ++o) {
+    for (int i = 0; i < P.inner; ++i) {
+      const size_t k = static_cast<size_t>(o) * P.inner + i;
+      const int32_t bq = P.b_per_outer ? b[o] : b[k];
+      const int32_t prod = (static_cast<int32_t>(a[k]) - P.zp_a) * (bq - P.zp_b);
+      y[k] = requantize(prod, P.mult, P.shift, P.zp_out, P.act_min, P.act_max);
+    }
+  }
+}
+
+// ---- Pooling (same scale and zero point in and out, as TFLite).
+struct QPoolParams {
+  int planes, h_in, w_in, h_out, w_out;
+  int k_h, k_w, stride_h, stride_w;
+  int pad_top, pad_left, dil_h, dil_w;
+  bool count_include_pad;
+  int pad_bottom, pad_right;
+  int zp;
+  int act_min, act_max;
+};
+
+template <const QPoolParams& P>
+inline void max_pool_s8(const int8_t* in, int8_t* out) {
+  for (int p = 0; p < P.planes; ++p) {
+    const int8_t* ip = in + static_cast<size_t>(p) * P.h_in * P.w_in;
+    int8_t* op = out + static_cast<size_t>(p) * P.h_out * P.w_out;
+    for (int oh = 0; oh < P.h_out; ++oh) {
+      for (int ow = 0; ow < P.w_out; ++ow) {
+        int32_t m = -128;
+        for (int kh = 0; kh < P.k_h; ++kh) {
+          const int ih = oh * P.stride_h - P.pad_top + kh * P.dil_h;
+          if (ih < 0 || ih >= P.h_in) continue;
+          for (int kw = 0; kw < P.k_w; ++kw) {
+            const int iw = ow * P.stride_w - P.pad_left + kw * P.dil_w;
+            if (iw < 0 || iw >= P.w_in) continue;
+            const int32_t v = ip[ih * P.w_in + iw];
+            m = v > m ? v : m;
+          }
+        }
+        op[oh * P.w_out + ow] = clamp_i8(m, P.act_min, P.act_max);
+      }
+    }
+  }
+}
+
+// Rounded average of (x - zp), ties away from zero, plus zp.
+template <const QPoolParams& P>
+inline void avg_pool_s8(const int8_t* in, int8_t* out) {
+  for (int p = 0; p < P.planes; ++p) {
+    const int8_t* ip = in + static_cast<size_t>(p) * P.h_in * P.w_in;
+    int8_t* op = out + static_cast<size_t>(p) * P.h_out * P.w_out;
+    for (int oh = 0; oh < P.h_out; ++oh) {
+      for (int ow = 0; ow < P.w_out; ++ow) {
+        int32_t sum = 0, count = 0;
+        for (int kh = 0; kh < P.k_h; ++kh) {
+          const int ih = oh * P.stride_h - P.pad_top + kh * P.dil_h;
+          const bool in_pad_h = ih >= -P.pad_top && ih < P.h_in + P.pad_bottom;
+          for (int kw = 0; kw < P.k_w; ++kw) {
+            const int iw = ow * P.stride_w - P.pad_left + kw * P.dil_w;
+            if (ih >= 0 && ih < P.h_in && iw >= 0 && iw < P.w_in) {
+              sum += static_cast<int32_t>(ip[ih * P.w_in + iw]) - P.zp;
+              ++count;
+            } else if (P.count_include_pad && in_pad_h && iw >= -P.pad_left && iw < P.w_in + P.pad_right) {
+              ++count;  // a padded zero (real 0 == zp)
+            }
+          }
+        }
+        if (count == 0) count = 1;
+        const int32_t avg = sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+        op[oh * P.w_out + ow] = clamp_i8(avg + P.zp, P.act_min, P.act_max);
+      }
+    }
+  }
+}
+
+// ---- Global average pool (a mean with requantization: mult/shift encode s_in / (s_out * size)).
+struct QGlobalAvgParams {
+  int planes, size;
+  int zp_in, zp_out;
+  int32_t mult; int shift;
+  int act_min, act_max;
+};
+
+template <const QGlobalAvgParams& P>
+inline void global_avg_pool_s8(const int8_t* in, int8_t* out) {
+  for (int p = 0; p < P.planes; ++p) {
+    const int8_t* ip = in + static_cast<size_t>(p) * P.size;
+    int32_t sum = 0;
+    for (int i = 0; i < P.size; ++i) sum += static_cast<int32_t>(ip[i]);
+    sum -= P.zp_in * P.size;
+    out[p] = requantize(sum, P.mult, P.shift, P.zp_out, P.act_min, P.act_max);
+  }
+}
+
+// ---- Requantize (scale change), used by Concat parts and explicit rescales.
+struct QRequantParams {
+  int outer, inner_in, inner_out, offset;  // copy [outer][inner_in] into [outer][inner_out] at offset
+  bool identity;                            // same scale and zero point: plain copy
+  int zp_in, zp_out;
+  int32_t mult; int shift;
+};
+
+template <const QRequantParams& P>
+inline void concat_part_s8(const int8_t* in, int8_t* out) {
+  for (int o = 0; o < P.outer; ++o) {
+    const int8_t* src = in + static_cast<size_t>(o) * P.inner_in;
+    int8_t* dst = out + static_cast<size_t>(o) * P.inner_out + P.offset;
+    if constexpr (P.identity) {
+      std::memcpy(dst, src, static_cast<size_t>(P.inner_in));
+    } else {
+      for (int i = 0; i < P.inner_in; ++i)
+        dst[i] = requantize(static_cast<int32_t>(src[i]) - P.zp_in, P.mult, P.shift, P.zp_out, -128, 127);
+    }
+  }
+}
+
+// ---- Any elementwise function of one int8 input: a 256-entry table built at compile time
+// (sigmoid, tanh, hard-swish, leaky relu, ...).  Index = x + 128.
+inline void lut_s8(const int8_t* x, int8_t* y, size_t n, const int8_t* table) {
+  for (size_t i = 0; i < n; ++i) y[i] = table[static_cast<int32_t>(x[i]) + 128];
+}
+
+}  // namespace q8
+}  // namespace edge_sdk
