@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import edge_sdk
+import edge_sdk.devices
 
 from conftest import conv_bn_relu_model, ort_run
 
@@ -47,3 +48,25 @@ def test_arduino_library_zip_has_properties_sources_headers_and_sketch(save, tmp
     assert "architectures=mbed_nano" in props and "includes=model.h" in props
     sketch = z.read(f"{lib}/examples/model_inference/model_inference.ino").decode()
     assert "model_run(inputs, outputs, arena)" in sketch and "MODEL_ARENA_BYTES" in sketch
+
+
+@pytest.fixture(scope="module")
+def mobilenet_int8(tmp_path_factory):
+    from models import zoo
+    path = zoo.export("mobilenetv2_035_96_2cls", "torchscript")
+    cal = np.random.default_rng(0).standard_normal((16, 3, 96, 96)).astype(np.float32)
+    out = tmp_path_factory.mktemp("mnv2")
+    host = edge_sdk.compile(path, quantize="int8", calibration=cal, io="int8", out_dir=out / "host")
+    return path, cal, host, out
+
+
+@pytest.mark.parametrize("device", ["sparkfun-edge", "arduino-nano33ble"])
+def test_int8_mobilenetv2_fits_the_board_and_is_bit_exact_under_qemu(device, mobilenet_int8):
+    path, cal, host, out = mobilenet_int8
+    m = edge_sdk.compile(path, device=device, quantize="int8", calibration=cal, io="int8", out_dir=out / device)
+    man = m.manifest
+    assert man["arena_bytes"] <= 150_000  # TFLite Micro needs 298,411 B for this network
+    assert man["ram_bytes"] <= edge_sdk.devices.get_device(device).ram_bytes
+    assert man["flash_bytes"] <= edge_sdk.devices.get_device(device).flash_bytes
+    x = np.random.default_rng(1).integers(-128, 128, size=(1, 3, 96, 96), dtype=np.int8)
+    np.testing.assert_array_equal(m.run(x, emulate=True)[0], host.run(x)[0])

@@ -297,6 +297,8 @@ ARCHS: dict[str, Arch] = {a.name: a for a in [
     Arch("meso4", lambda m: m["Meso4"](), (1, 3, 256, 256)),
     Arch("mesoinception4", lambda m: m["MesoInception4"](), (1, 3, 256, 256)),
     Arch("mobilenetv2_035_96", lambda m: m["MobileNetV2"](0.35, 1000), (1, 3, 96, 96)),
+    Arch("mobilenetv2_035_96_2cls", lambda m: m["MobileNetV2"](0.35, 2), (1, 3, 96, 96),
+         note="the microcontroller benchmark: 2 classes, as in TFLite Micro's person detection"),
     Arch("efficientnet_style_128", lambda m: m["EfficientNetStyle"](), (1, 3, 128, 128)),
     Arch("squeezenet11", lambda m: m["SqueezeNet11"](1000), (1, 3, 224, 224)),
     Arch("keras_nhwc_64", lambda m: m["KerasNHWC"](), (1, 64, 64, 3), note="NHWC input"),
