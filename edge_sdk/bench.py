@@ -1,10 +1,14 @@
 """`edge-sdk bench`: the compiled model against onnxruntime, in one process, on the same input.
 
-Runs alternate between the two engines so that machine noise hits both alike;
-the figure that matters is the ratio of medians, not absolute times.
+Runs alternate between the engines so that machine noise hits all alike; the
+figure that matters is the ratio of medians, not absolute times.  With int8,
+onnxruntime is measured twice, in fp32 and as its own static int8 model
+(quantize_static, QDQ, per channel, same calibration samples), and the ratio is
+taken against the faster of the two.
 """
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -34,11 +38,16 @@ def _percentiles(samples_ns: list[int]) -> dict[str, float]:
             "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean())}
 
 
-def _ort_session(path: Path, threads: int):
+def _ort():
     try:
         import onnxruntime as ort
     except ImportError:
         raise UserError("onnxruntime is not installed", "pip install 'edge-sdk[bench]'") from None
+    return ort
+
+
+def _ort_session(path: Path, threads: int):
+    ort = _ort()
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
@@ -46,57 +55,104 @@ def _ort_session(path: Path, threads: int):
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
+def _ort_int8_model(path: Path, calibration: np.ndarray, input_name: str, out: Path) -> Path:
+    """onnxruntime's own static int8 model (QDQ, per-channel QInt8 weights) from the same samples."""
+    _ort()
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(calibration)
+
+        def get_next(self):
+            x = next(self.it, None)
+            return None if x is None else {input_name: x[None].astype(np.float32)}
+
+    pre = out / "ort_pre.onnx"
+    try:
+        quant_pre_process(str(path), str(pre))
+    except Exception:  # noqa: BLE001 - pre-processing is an optimisation; quantize the original instead
+        pre = path
+    dst = out / "ort_int8.onnx"
+    logging.disable(logging.WARNING)  # the quantizer logs per-tensor notes to the root logger
+    try:
+        quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)
+    return dst
+
+
 def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int = 20, threads: int = 1,
-          batch: int = 1, out_dir: str | Path | None = None, progress=None, seconds: float | None = None) -> dict:
+          batch: int = 1, out_dir: str | Path | None = None, progress=None, seconds: float | None = None,
+          quantize: str | None = None, calibration=None) -> dict:
     """Benchmark `path` compiled for `device` against onnxruntime (CPU, `threads` threads)."""
     path = Path(path)
     dev = get_device(device)
     if not runs_on_this_machine(dev):
-        raise UserError(f"device '{dev.name}' cannot run on this machine", "bench with --device host")
-    tmp = None
-    if out_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="edge-sdk-bench-")
-        out_dir = Path(tmp.name) / "model"
-    try:
+        raise UserError(f"device '{dev.name}' cannot run on this machine", "bench with --device host or x86-64")
+    with tempfile.TemporaryDirectory(prefix="edge-sdk-bench-") as tmp:
+        work = Path(tmp)
+        q = quantize or "none"
+        cal = None
+        if q == "int8":
+            if calibration is None:  # speed does not depend on the samples' content; say so in the result
+                shape = _ort_session(path, 1).get_inputs()[0].shape
+                shape = [batch if not isinstance(d, int) else d for d in shape]
+                cal = np.random.default_rng(0).random([16] + shape[1:], dtype=np.float32)
+            else:
+                from .quantize.calibrate import load_samples
+                shape = [batch if not isinstance(d, int) else d for d in _ort_session(path, 1).get_inputs()[0].shape]
+                cal = np.concatenate(load_samples(calibration, tuple(shape)))
         t0 = time.perf_counter()
-        model = compile_model(path, device=dev, out_dir=out_dir, batch=batch, progress=progress)
+        model = compile_model(path, device=dev, out_dir=Path(out_dir) if out_dir else work / "model", batch=batch,
+                              quantize=q, calibration=cal, progress=progress)
         compile_s = time.perf_counter() - t0
-        sess = _ort_session(path, threads)
-        feeds = sample_inputs(model.inputs)
-        ort_feeds = {i.name: feeds[i.name] for i in sess.get_inputs()}
+        refs = {"onnxruntime_fp32": _ort_session(path, threads)}
+        if q == "int8":
+            in_name = refs["onnxruntime_fp32"].get_inputs()[0].name
+            refs["onnxruntime_int8"] = _ort_session(_ort_int8_model(path, cal, in_name, work), threads)
+        feeds = sample_inputs([dict(t, dtype=np.float32) for t in model.inputs]) if q == "int8" else \
+            sample_inputs(model.inputs)
+        ref_feeds = {i.name: feeds[i.name] for i in refs["onnxruntime_fp32"].get_inputs()}
         ours_out = model.run(feeds)
-        ref_out = sess.run(None, ort_feeds)
-        err = max(float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-12)) if a.size else 0.0
-                  for a, b in zip(ours_out, ref_out))
+        ref_out = refs["onnxruntime_fp32"].run(None, ref_feeds)
+        err = max(float(np.max(np.abs(a.astype(np.float64) - b)) / max(float(np.max(np.abs(b))), 1e-12))
+                  if a.size else 0.0 for a, b in zip(ours_out, ref_out))
+        engines = {"edge_sdk": lambda: model.run(feeds)}
+        for k, s in refs.items():
+            engines[k] = (lambda s=s: s.run(None, ref_feeds))
         for _ in range(warmup):
-            model.run(feeds)
-            sess.run(None, ort_feeds)
-        ours_ns, ort_ns = [], []
+            for fn in engines.values():
+                fn()
+        samples: dict[str, list[int]] = {k: [] for k in engines}
         deadline = time.perf_counter() + seconds if seconds else None
         for _ in range(runs):
-            t = time.perf_counter_ns()
-            model.run(feeds)
-            ours_ns.append(time.perf_counter_ns() - t)
-            t = time.perf_counter_ns()
-            sess.run(None, ort_feeds)
-            ort_ns.append(time.perf_counter_ns() - t)
-            if deadline and time.perf_counter() > deadline and len(ours_ns) >= 10:
+            for k, fn in engines.items():
+                t = time.perf_counter_ns()
+                fn()
+                samples[k].append(time.perf_counter_ns() - t)
+            if deadline and time.perf_counter() > deadline and len(samples["edge_sdk"]) >= 10:
                 break
-        ours, ort_ = _percentiles(ours_ns), _percentiles(ort_ns)
-        macs = int(model.manifest["macs"])
-        gmacs = macs / (ours["p50_ms"] * 1e-3) / 1e9 if ours["p50_ms"] else 0.0
-        io_bytes = sum(int(np.prod(t["shape"])) * np.dtype(t["dtype"]).itemsize for t in model.inputs + model.outputs)
-        return {
-            "model": path.name, "device": dev.name, "threads": threads, "runs": len(ours_ns),
-            "edge_sdk": ours, "onnxruntime": ort_,
-            "ratio_p50": ours["p50_ms"] / ort_["p50_ms"],
-            "max_rel_error": err,
-            "arena_bytes": model.arena_bytes, "weights_bytes": model.weights_bytes,
-            "peak_ram_bytes": model.arena_bytes + io_bytes,
-            "macs": macs, "gmacs_per_s": gmacs,
-            "peak_pct": 100.0 * gmacs / dev.peak_gmacs_fp32 if dev.peak_gmacs_fp32 else None,
-            "compile_s": compile_s,
-        }
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    stats = {k: _percentiles(v) for k, v in samples.items()}
+    best_ref = min(refs, key=lambda k: stats[k]["p50_ms"])
+    ours = stats["edge_sdk"]
+    macs = int(model.manifest["macs"])
+    gmacs = macs / (ours["p50_ms"] * 1e-3) / 1e9 if ours["p50_ms"] else 0.0
+    peak = dev.peak_gmacs_int8 if q == "int8" else dev.peak_gmacs_fp32
+    io_bytes = sum(int(np.prod(t["shape"])) * np.dtype(t["dtype"]).itemsize for t in model.inputs + model.outputs)
+    return {
+        "model": path.name, "device": dev.name, "threads": threads, "runs": len(samples["edge_sdk"]),
+        "quantize": q, "calibration": "random samples (speed only)" if q == "int8" and calibration is None else
+        ("given" if q == "int8" else None),
+        "edge_sdk": ours, "onnxruntime": stats[best_ref], "onnxruntime_engine": best_ref,
+        **{k: stats[k] for k in refs},
+        "ratio_p50": ours["p50_ms"] / stats[best_ref]["p50_ms"],
+        "max_rel_error": err,
+        "arena_bytes": model.arena_bytes, "weights_bytes": model.weights_bytes,
+        "peak_ram_bytes": model.arena_bytes + io_bytes,
+        "macs": macs, "gmacs_per_s": gmacs,
+        "peak_pct": 100.0 * gmacs / peak if peak else None,
+        "compile_s": compile_s,
+    }

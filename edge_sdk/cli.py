@@ -147,14 +147,16 @@ def cmd_inspect(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import bench
     r = bench(args.model, device=args.device, runs=args.runs, warmup=args.warmup, threads=args.threads,
-              batch=args.batch, progress=_progress(args))
-    o, t = r["edge_sdk"], r["onnxruntime"]
-    rows = [["edge-sdk", f"{o['p50_ms']:.3f}", f"{o['p90_ms']:.3f}", f"{o['p99_ms']:.3f}"],
-            ["onnxruntime", f"{t['p50_ms']:.3f}", f"{t['p90_ms']:.3f}", f"{t['p99_ms']:.3f}"]]
-    peak = f" ({r['peak_pct']:.0f}% of peak)" if r["peak_pct"] else ""
+              batch=args.batch, progress=_progress(args), quantize=args.quantize, calibration=args.calibration)
+    rows = [[f"edge-sdk ({r['quantize']})", *(f"{r['edge_sdk'][p]:.3f}" for p in ("p50_ms", "p90_ms", "p99_ms"))]]
+    for k in ("onnxruntime_fp32", "onnxruntime_int8"):
+        if k in r:
+            rows.append([k.replace("_", " "), *(f"{r[k][p]:.3f}" for p in ("p50_ms", "p90_ms", "p99_ms"))])
+    peak = f" ({r['peak_pct']:.0f}% of the profile's peak)" if r["peak_pct"] else ""
     text = (f"{r['model']} on {r['device']}, {r['threads']} thread(s), {r['runs']} runs\n"
             + _table(rows, ["engine", "p50 ms", "p90 ms", "p99 ms"])
-            + f"\nratio (edge-sdk / onnxruntime, p50): {r['ratio_p50']:.2f}x"
+            + f"\nratio (edge-sdk / best onnxruntime = {r['onnxruntime_engine'].replace('_', ' ')}, p50): "
+              f"{r['ratio_p50']:.2f}x"
             + f"\nthroughput {r['gmacs_per_s']:.1f} GMAC/s{peak}, {r['macs']:,} MACs"
             + f"\narena {r['arena_bytes']:,} B, weights {r['weights_bytes']:,} B, peak RAM {r['peak_ram_bytes']:,} B"
             + f"\nmax relative error vs onnxruntime {r['max_rel_error']:.2e}, compile {r['compile_s']:.1f} s")
@@ -226,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=int, default=200)
     b.add_argument("--warmup", type=int, default=20)
     b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--quantize", choices=["none", "int8"], default="none")
+    b.add_argument("--calibration", help="calibration samples for int8 (default: random, fine for speed)")
     model_opts(b)
     add("demo", cmd_demo, "compile the bundled MesoNet and score the bundled face crops")
     return p

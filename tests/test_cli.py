@@ -132,3 +132,13 @@ def test_int8_compile_reports_accuracy_and_needs_calibration(save, tmp_path):
     qdq = ort_run(tmp_path / "q.onnx", {"x": cal[:1]})[0]
     sqnr = 10 * np.log10(np.sum(qdq.astype(np.float64) ** 2) / max(np.sum((ours - qdq).astype(np.float64) ** 2), 1e-30))
     assert sqnr > 40
+
+
+def test_bench_int8_measures_onnxruntime_fp32_and_int8(save):
+    r = cli("bench", save(conv_bn_relu_model()), "--quantize", "int8", "--runs", "3", "--warmup", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["quantize"] == "int8" and rep["calibration"] == "random samples (speed only)"
+    best = min(("onnxruntime_fp32", "onnxruntime_int8"), key=lambda k: rep[k]["p50_ms"])
+    assert rep["onnxruntime_engine"] == best
+    assert rep["ratio_p50"] == pytest.approx(rep["edge_sdk"]["p50_ms"] / rep[best]["p50_ms"])
