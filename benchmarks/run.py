@@ -33,11 +33,13 @@ def _model_path(arch: str) -> Path:
 
 
 def _table(rows: list[dict]) -> str:
-    head = "| model | MMACs | edge-sdk p50 ms | onnxruntime p50 ms | ratio | GMAC/s | arena KiB | weights KiB | compile s |"
+    head = ("| model | MMACs | edge-sdk p50 ms | onnxruntime best p50 ms (engine) | ratio | GMAC/s | arena KiB | "
+            "weights KiB | compile s |")
     lines = [head, "|" + "---|" * 9]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['macs'] / 1e6:.1f} | {r['edge_sdk']['p50_ms']:.3f} | "
-                     f"{r['onnxruntime']['p50_ms']:.3f} | {r['ratio_p50']:.2f}x | {r['gmacs_per_s']:.1f} | "
+        lines.append(f"| {r['arch']} | {r['macs'] / 1e6:.1f} | {r['edge_sdk']['p50_ms']:.3f} | "
+                     f"{r['onnxruntime']['p50_ms']:.3f} ({r['onnxruntime_engine'].split('_')[1]}) | "
+                     f"{r['ratio_p50']:.2f}x | {r['gmacs_per_s']:.1f} | "
                      f"{r['arena_bytes'] / 1024:.0f} | {r['weights_bytes'] / 1024:.0f} | {r['compile_s']:.1f} |")
     return "\n".join(lines)
 
@@ -65,18 +67,19 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--device", default="host")
+    ap.add_argument("--quantize", choices=["none", "int8"], default="none")
     ap.add_argument("--tag", default=None)
     args = ap.parse_args()
     models = args.models or (EDGE + (LARGE if args.all else LARGE[:3]))
     rows = []
     for arch in models:
         print(f"{arch} ...", file=sys.stderr, flush=True)
-        r = bench(_model_path(arch), device=args.device, runs=args.runs, threads=args.threads)
+        r = bench(_model_path(arch), device=args.device, runs=args.runs, threads=args.threads, quantize=args.quantize)
         r["arch"] = arch
         rows.append(r)
         print(f"  ratio {r['ratio_p50']:.2f}x  ({r['edge_sdk']['p50_ms']:.3f} ms vs {r['onnxruntime']['p50_ms']:.3f} ms)",
               file=sys.stderr)
-    tag = args.tag or f"fp32-{args.device}-t{args.threads}"
+    tag = args.tag or f"{'fp32' if args.quantize == 'none' else 'int8'}-{args.device}-t{args.threads}"
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     md = f"# {tag}\n\n{_table(rows)}\n"
