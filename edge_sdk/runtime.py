@@ -65,7 +65,7 @@ class CompiledModel:
                 if not np.can_cast(a.dtype, spec["dtype"], casting="same_kind"):
                     raise InputError(f"input '{spec['name']}' must be {spec['dtype']}, got {a.dtype}")
                 a = a.astype(spec["dtype"])
-            out.append(np.ascontiguousarray(a))
+            out.append(np.asarray(a, order="C"))
         return out
 
     def run(self, x: np.ndarray | Mapping[str, np.ndarray] | Sequence[np.ndarray], *,

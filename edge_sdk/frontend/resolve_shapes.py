@@ -38,7 +38,7 @@ def fix_input_shapes(model: onnx.ModelProto, batch: int, input_shapes: dict[str,
         if not tt.HasField("shape"):
             raise ShapeError(f"graph input '{vi.name}' has no shape", f"pass --input-shape {vi.name}=1x3x224x224")
         for axis, d in enumerate(tt.shape.dim):
-            if d.HasField("dim_value") and d.dim_value > 0:
+            if d.HasField("dim_value") and d.dim_value >= 0:  # 0 is a real (empty) dimension
                 continue
             if axis == 0:
                 d.Clear()

@@ -1,4 +1,4 @@
-"""Transpose and Concat (any dtype).  Kernel: transpose.h."""
+"""Transpose and Concat (any dtype), and the strided copy other layout ops share.  Kernel: transpose.h."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,11 +7,13 @@ from .broadcast import MAX_RANK
 from .registry import OpDef, register
 
 
-def _coalesced_perm_space(in_shape, perm):
-    """Output dims and matching input strides, merging output dims that stay adjacent in the input."""
-    in_strides = [int(np.prod(in_shape[i + 1:], dtype=np.int64)) for i in range(len(in_shape))]
-    dims = [in_shape[p] for p in perm]
-    strides = [in_strides[p] for p in perm]
+def dense_strides(shape) -> list[int]:
+    return [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape))]
+
+
+def coalesce(dims, strides):
+    """Drop size-1 dims and merge neighbours whose input strides make them one run."""
+    dims, strides = list(dims) or [1], list(strides) or [0]
     keep = [i for i, d in enumerate(dims) if d != 1] or [len(dims) - 1]
     dims, strides = [dims[i] for i in keep], [strides[i] for i in keep]
     i = len(dims) - 1
@@ -24,6 +26,28 @@ def _coalesced_perm_space(in_shape, perm):
     return dims, strides
 
 
+def strided_copy(e, src: str, dst: str, dims, strides, offset: int = 0) -> str:
+    """Code copying dst[i0, i1, ...] = src[offset + sum(i_k * strides[k])] over `dims` (dst is dense).
+
+    One kernel for every op that rearranges elements without computing: Slice,
+    Tile, Expand, DepthToSpace, SpaceToDepth (and Transpose)."""
+    if int(np.prod(dims, dtype=np.int64)) == 0:
+        return "// empty tensor"
+    dims, strides = coalesce(dims, strides)
+    if len(dims) > MAX_RANK:
+        raise ValueError(f"rank {len(dims)} after merging dims is above {MAX_RANK}")
+    pad = lambda v: list(v) + [0] * (MAX_RANK - len(v))  # noqa: E731
+    p = e.params("edge_sdk::Bcast", [("rank", len(dims)), ("dims", pad(dims)), ("s0", pad(strides)),
+                                     ("s1", [0] * MAX_RANK), ("s2", [0] * MAX_RANK)])
+    base = e.ref(src) + (f" + {offset}" if offset else "")
+    return f"edge_sdk::transpose<{p}>({base}, {e.ref(dst)});"
+
+
+def copy_rank(dims, strides) -> int:
+    """Rank strided_copy would need (check() compares it with MAX_RANK)."""
+    return len(coalesce(dims, strides)[0])
+
+
 @register
 class Transpose(OpDef):
     op_type = "Transpose"
@@ -33,13 +57,8 @@ class Transpose(OpDef):
     def emit(self, node, g, e):
         x = g.tensor(node.inputs[0]).shape
         perm = node.attrs.get("perm") or list(range(len(x)))[::-1]
-        if g.tensor(node.outputs[0]).size == 0:
-            return "// empty tensor"
-        dims, strides = _coalesced_perm_space(x, perm)
-        pad = lambda v: list(v) + [0] * (MAX_RANK - len(v))  # noqa: E731
-        p = e.params("edge_sdk::Bcast", [("rank", len(dims)), ("dims", pad(dims)), ("s0", pad(strides)),
-                                         ("s1", [0] * MAX_RANK), ("s2", [0] * MAX_RANK)])
-        return f"edge_sdk::transpose<{p}>({e.ref(node.inputs[0])}, {e.ref(node.outputs[0])});"
+        st = dense_strides(x)
+        return strided_copy(e, node.inputs[0], node.outputs[0], [x[p] for p in perm], [st[p] for p in perm])
 
 
 @register

@@ -12,6 +12,7 @@ from .registry import OpDef, register
 F32 = (np.float32,)
 SIGNED = (np.float32, np.float64, np.int8, np.int16, np.int32, np.int64)
 NUMERIC = SIGNED + (np.uint8, np.uint16, np.uint32, np.uint64)
+INTS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
 
 UNARY: dict[str, tuple[str, dict, tuple]] = {
     "Relu": ("v > T(0) ? v : T(0)", {}, SIGNED),
@@ -53,6 +54,9 @@ UNARY: dict[str, tuple[str, dict, tuple]] = {
     "Shrink": ("v < -lambd ? T(v + bias) : (v > lambd ? T(v - bias) : T(0))", {"bias": 0.0, "lambd": 0.5}, SIGNED),
     "Not": ("!v", {}, (np.bool_,)),
     "IsNaN": ("std::isnan(v)", {}, F32),
+    "IsInf": ("std::isinf(v) && (v > 0.0f ? detect_positive != T(0) : detect_negative != T(0))",
+              {"detect_negative": 1, "detect_positive": 1}, F32),
+    "BitwiseNot": ("T(~v)", {}, INTS),
     "Gelu": ("0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f))", {"approximate": "none"}, F32),
 }
 
@@ -65,14 +69,14 @@ class Unary(OpDef):
 
     def __init__(self, op_type: str, expr: str, attrs: dict, dtypes: tuple):
         self.op_type, self.expr, self.attrs, self.dtypes = op_type, expr, attrs, dtypes
-        self.since = 20 if op_type == "Gelu" else 1
+        self.since = {"Gelu": 20, "IsInf": 10, "BitwiseNot": 18}.get(op_type, 1)
 
     def expression(self, node, ctype: str) -> str:
         a = self.attributes(node)
         expr = GELU_TANH if self.op_type == "Gelu" and a.get("approximate") == "tanh" else self.expr
         lets = "".join(f"const T {k} = static_cast<T>({float(v)!r}); "
                        for k, v in a.items() if k in expr and not isinstance(v, str))
-        return f"[](T v) -> {'bool' if self.op_type in ('Not', 'IsNaN') else 'T'} {{ {lets}return {expr}; }}"
+        return f"[](T v) -> {'bool' if self.op_type in ('Not', 'IsNaN', 'IsInf') else 'T'} {{ {lets}return {expr}; }}"
 
     def emit(self, node, g, e):
         x, y = node.inputs[0], node.outputs[0]

@@ -85,6 +85,10 @@ def dequantize_prequantized(g: ir.Graph) -> ir.Graph:
             sz = _sz(g, ins[1], n.input(2), g.tensor(n.outputs[0]).dtype)
             src = f(ins[0])
             plan.fixed[src] = sz
+            if n.outputs[0] in g.outputs:  # the model returns integers: keep the quantization as an op
+                n.inputs = [src] + ins[1:]
+                new_nodes.append(n)
+                continue
             if _feeds_batchnorm(g, n.outputs[0]):
                 # The Q/DQ pair clamps (often an implicit ReLU); make that explicit so that the
                 # BatchNormalization is not folded across it.  A clamp to the int8 range is exact.

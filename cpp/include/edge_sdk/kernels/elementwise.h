@@ -4,9 +4,37 @@
 // calls run a single flat inner loop.
 #pragma once
 
+#include <limits>
+#include <type_traits>
+
 #include "common.h"
 
 namespace edge_sdk {
+
+template <typename T>
+constexpr T lowest_value() {
+  return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+}
+template <typename T>
+constexpr T highest_value() {
+  return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
+}
+
+// Cast for ONNX Cast: like static_cast, but float -> integer saturates and NaN
+// becomes 0 (a plain C++ conversion of an out-of-range float is undefined).
+template <typename TO, typename TI>
+EDGE_ALWAYS_INLINE TO cast_value(TI v) {
+  if constexpr (std::is_same_v<TO, bool>) {
+    return v != TI(0);
+  } else if constexpr (std::is_floating_point_v<TI> && std::is_integral_v<TO>) {
+    if (!(v == v)) return TO(0);
+    if (v <= static_cast<TI>(std::numeric_limits<TO>::lowest())) return std::numeric_limits<TO>::lowest();
+    if (v >= static_cast<TI>(std::numeric_limits<TO>::max())) return std::numeric_limits<TO>::max();
+    return static_cast<TO>(v);
+  } else {
+    return static_cast<TO>(v);
+  }
+}
 
 constexpr int kMaxRank = 8;
 
@@ -20,8 +48,9 @@ struct Bcast {
   int64_t s2[kMaxRank];
 };
 
+// `out` may be `in` (ops marked inplace), so neither pointer is restrict.
 template <typename TI, typename TO, typename F>
-inline void map_unary(const TI* EDGE_RESTRICT in, TO* out, int64_t n, F f) {
+inline void map_unary(const TI* in, TO* out, int64_t n, F f) {
   for (int64_t i = 0; i < n; ++i) out[i] = f(in[i]);
 }
 
