@@ -13,7 +13,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from conformance.build import build_cases
+from conformance.build import build_cases, cache_dir
 from conformance.check import exclusion_marks, run_and_compare
 from conformance.cases import cases_by_op, expanded_cases
 from conformance.exclusions import EXCLUSIONS
@@ -51,7 +51,7 @@ def built(request):
         chosen = [c for c in cases if c.name in wanted]
         for k in range(0, len(chosen), BATCH):
             batches[f"{op}_{k // BATCH}"] = chosen[k:k + BATCH]
-    cache = Path(os.environ.get("EDGE_SDK_CONFORMANCE_CACHE") or request.config.cache.mkdir("edge_sdk_conformance"))
+    cache = cache_dir(request)
     return build_cases(batches, cache)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.build import build_cases
+from conformance.build import build_cases, cache_dir
 from conformance.check import exclusion_marks, run_and_compare
 from conformance.extra_forms import FORMS, extra_case
 
@@ -15,7 +15,7 @@ from conformance.extra_forms import FORMS, extra_case
 @pytest.fixture(scope="module")
 def built(request):
     cases = [extra_case(n) for n in FORMS]
-    cache = Path(os.environ.get("EDGE_SDK_CONFORMANCE_CACHE") or request.config.cache.mkdir("edge_sdk_conformance"))
+    cache = cache_dir(request)
     return build_cases({"extra": cases}, cache)
 
 

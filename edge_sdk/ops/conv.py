@@ -1,5 +1,16 @@
-"""Conv (1-D and 2-D), float32. Kernel: cpp/include/edge_sdk/kernels/conv.h."""
+"""Conv (1-D and 2-D), float32.
+
+Kernels: conv.h (portable reference), conv_fast.h (packed-weight GEMM and
+depthwise paths).  Which one runs is decided here at compile time from the
+node: passes/pack_conv_weights.py packs the weights of convs the GEMM path
+takes (attrs "packed_mr"), passes/fuse_conv_epilogue.py may add a per-channel
+affine (inputs 3 and 4) and a MaxPool ("fused_pool") to its epilogue.
+Setting EDGE_SDK_KERNELS=portable at compile time keeps every conv on the
+portable kernel (the tests compare both).
+"""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -7,21 +18,53 @@ from .. import ir
 from .helpers import act_fields, spatial_pads
 from .registry import OpDef, register, unsupported
 
+MAX_VL = 16  # widest vector (AVX-512) the kernels may use: scratch is sized for it
+WHOLE_PANEL_BYTES = 4 << 20  # largest im2col panel packed at once (small planes only)
+
+
+def fast_kernels_enabled() -> bool:
+    return os.environ.get("EDGE_SDK_KERNELS", "fast") != "portable"
+
+
+def weight_shape(node: ir.Node, g: ir.Graph) -> tuple[int, ...]:
+    """OIHW shape of the weights (as in the ONNX model, also after packing)."""
+    return tuple(node.attrs.get("weight_shape") or g.tensor(node.inputs[1]).shape)
+
 
 def conv_geometry(node: ir.Node, g: ir.Graph, attrs: dict) -> dict:
     """Everything the kernel needs, with 1-D convolutions mapped to 2-D (height 1)."""
-    x, w = g.tensor(node.inputs[0]).shape, g.tensor(node.inputs[1]).shape
+    x, w = g.tensor(node.inputs[0]).shape, weight_shape(node, g)
     y = g.tensor(node.outputs[0]).shape
+    if "conv_out_hw" in attrs:  # output is the fused pool's; the conv's own extent is recorded
+        y = (*y[:2], *attrs["conv_out_hw"])
     r = len(x) - 2
     k = list(attrs.get("kernel_shape") or w[2:])
     s = list(attrs.get("strides") or [1] * r)
     d = list(attrs.get("dilations") or [1] * r)
-    begin, _ = spatial_pads(list(x[2:]), k, s, d, attrs.get("auto_pad", "NOTSET"), attrs.get("pads"))
+    begin, end = spatial_pads(list(x[2:]), k, s, d, attrs.get("auto_pad", "NOTSET"), attrs.get("pads"))
     if r == 1:
-        x, y, k, s, d, begin = (*x[:2], 1, x[2]), (*y[:2], 1, y[2]), [1] + k, [1] + s, [1] + d, [0] + begin
+        x, y, k, s, d, begin, end = (*x[:2], 1, x[2]), (*y[:2], 1, y[2]), [1] + k, [1] + s, [1] + d, [0] + begin, [0] + end
     return dict(n=x[0], c_in=x[1], h_in=x[2], w_in=x[3], c_out=y[1], h_out=y[2], w_out=y[3],
                 k_h=k[0], k_w=k[1], stride_h=s[0], stride_w=s[1], pad_top=begin[0], pad_left=begin[1],
-                dil_h=d[0], dil_w=d[1], groups=int(attrs.get("group", 1)))
+                dil_h=d[0], dil_w=d[1], groups=int(attrs.get("group", 1)), pad_bottom=end[0], pad_right=end[1])
+
+
+def is_depthwise(geo: dict) -> bool:
+    return geo["groups"] == geo["c_in"] == geo["c_out"] and geo["groups"] > 1
+
+
+def pick_mr(cout_g: int) -> int:
+    """Output channels per micro-tile: as many as the layer has, up to 8."""
+    return 8 if cout_g >= 8 else 4 if cout_g >= 4 else 2 if cout_g >= 2 else 1
+
+
+def nv_max(mr: int) -> int:
+    """Vectors per micro-tile on a 32-register target (conv_fast.h nv_for)."""
+    return 3 if mr >= 8 else 4 if mr >= 4 else 6 if mr >= 2 else 8
+
+
+def _r16(v: int) -> int:
+    return (v + 15) // 16 * 16
 
 
 @register
@@ -41,12 +84,82 @@ class Conv(OpDef):
                               "make the weights an initializer")
 
     def macs(self, node, g):
-        y = g.tensor(node.outputs[0])
-        w = g.tensor(node.inputs[1]).shape
-        return y.size * int(np.prod(w[1:]))
+        geo = conv_geometry(node, g, self.attributes(node))
+        w = weight_shape(node, g)
+        return geo["n"] * geo["c_out"] * geo["h_out"] * geo["w_out"] * int(np.prod(w[1:]))
+
+    def _fast_fields(self, node, g) -> tuple[list, dict] | None:
+        """Parameter fields for conv_fast.h, or None when the portable kernel runs."""
+        a = self.attributes(node)
+        geo = conv_geometry(node, g, a)
+        dw = is_depthwise(geo) and fast_kernels_enabled()
+        if "packed_mr" not in a and not dw:
+            return None
+        # The input is copied into scratch (zero borders, rows split into stride_w column
+        # phases) when the conv pads or strides along columns, and always for depthwise.
+        sw = geo["stride_w"]
+        padded = dw or sw > 1 or any(geo[k] for k in ("pad_top", "pad_left", "pad_bottom", "pad_right"))
+        hp = geo["h_in"] + geo["pad_top"] + geo["pad_bottom"]
+        wp = geo["w_in"] + geo["pad_left"] + geo["pad_right"]
+        ws = -(-wp // sw) if padded else wp
+        # A 1x1, stride-1, unpadded conv reads each channel as one long row.
+        flat = (geo["k_h"] == geo["k_w"] == 1 and geo["stride_h"] == geo["stride_w"] == 1 and not padded
+                and "fused_pool" not in a)
+        if flat:
+            plane = geo["h_in"] * geo["w_in"]
+            geo.update(h_in=1, w_in=plane, h_out=1, w_out=plane)
+            hp, wp, ws = 1, plane, plane
+        pool = a.get("fused_pool") or (0, 0, 0, 0)
+        y = g.tensor(node.outputs[0]).shape
+        ph, pw = (y[2], y[3]) if pool[0] else (0, 0)
+        # Pooled rows per chunk: enough pixels to fill the micro-tiles well.
+        prow = max(1, min(ph, -(-512 // max(1, pool[2] * geo["w_out"])))) if pool[0] else 0
+        fields = [(k, geo[k]) for k in ("n", "c_in", "h_in", "w_in", "c_out", "h_out", "w_out", "k_h", "k_w",
+                                         "stride_h", "stride_w", "pad_top", "pad_left", "dil_h", "dil_w", "groups")]
+        fields += act_fields(node)
+        fields += [("mr", int(a.get("packed_mr", 1))), ("padded", padded), ("hp", hp), ("ws", ws),
+                   ("post_affine", bool(a.get("post_affine", False))),
+                   ("pool_k_h", pool[0]), ("pool_k_w", pool[1]), ("pool_s_h", pool[2]), ("pool_s_w", pool[3]),
+                   ("pool_h_out", ph), ("pool_w_out", pw), ("pool_rows", prow)]
+        pixels = (prow * pool[2] if pool[0] else geo["h_out"]) * geo["w_out"]
+        k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
+        # Small planes are packed whole so that each weight block is read once for all tiles.
+        whole = 4 * k * (pixels + 15) <= WHOLE_PANEL_BYTES and geo["w_out"] < MAX_VL
+        fields.append(("whole_panel", whole))
+        return fields, dict(geo, hp=hp, wp=wp, ws=ws, padded=padded, whole=whole, pixels=pixels, depthwise=dw, pool=pool, prow=prow)
+
+    def scratch_bytes(self, node, g):
+        ff = self._fast_fields(node, g)
+        if ff is None:
+            return 0
+        _, geo = ff
+        if geo["depthwise"]:
+            return 4 * (geo["hp"] * geo["stride_w"] * geo["ws"] + 2 * MAX_VL)  # slack: whole-vector reads
+        mr = int(node.attrs["packed_mr"])
+        cin_g = geo["c_in"] // geo["groups"]
+        k = cin_g * geo["k_h"] * geo["k_w"]
+        floats = (_r16(geo["c_in"] * geo["hp"] * geo["stride_w"] * geo["ws"]) if geo["padded"] else 0)
+        floats += _r16(k * ((geo["pixels"] + 15) if geo["whole"] else nv_max(mr) * MAX_VL))
+        if geo["pool"][0]:
+            floats += geo["c_out"] * geo["prow"] * geo["pool"][2] * geo["w_out"]
+        return 4 * floats
 
     def emit(self, node, g, e):
-        geo = conv_geometry(node, g, self.attributes(node))
-        p = e.params("edge_sdk::ConvParams", list(geo.items()) + act_fields(node))
+        ff = self._fast_fields(node, g)
         ins = [e.ref(node.inputs[0]), e.ref(node.inputs[1]), e.ref(node.input(2))]
-        return f"edge_sdk::conv2d_f32<{p}>({', '.join(ins)}, {e.ref(node.outputs[0])});"
+        if ff is None:
+            geo = conv_geometry(node, g, self.attributes(node))
+            del geo["pad_bottom"], geo["pad_right"]
+            p = e.params("edge_sdk::ConvParams", list(geo.items()) + act_fields(node))
+            return f"edge_sdk::conv2d_f32<{p}>({', '.join(ins)}, {e.ref(node.outputs[0])});"
+        e.headers.add("edge_sdk/kernels/conv_fast.h")
+        fields, geo = ff
+        p = e.params("edge_sdk::ConvFastParams", fields)
+        out = e.ref(node.outputs[0])
+        scratch = e.scratch() if self.scratch_bytes(node, g) else "nullptr"
+        if geo["depthwise"]:
+            return f"edge_sdk::conv2d_dw_f32<{p}>({', '.join(ins)}, {out}, {scratch});"
+        check = (f"static_assert(edge_sdk::conv_gemm_scratch_floats<{p}>() * 4 <= {self.scratch_bytes(node, g)}, "
+                 f"\"conv scratch\");")
+        return (f"{check}\nedge_sdk::conv2d_gemm_f32<{p}>({', '.join(ins)}, {e.ref(node.input(3))}, "
+                f"{e.ref(node.input(4))}, {out}, {scratch});")

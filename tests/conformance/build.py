@@ -159,3 +159,13 @@ def build_cases(batches: dict[str, list[Case]], cache: Path, jobs: int = 2) -> d
         list(pool.map(lambda p: _build_batch(tc, p[0], p[1], cache), plans))
     _prune(cache)
     return result
+
+
+def cache_dir(request) -> Path:
+    """Where built case libraries are kept: $EDGE_SDK_CONFORMANCE_CACHE, pytest's cache, or a temp dir."""
+    if os.environ.get("EDGE_SDK_CONFORMANCE_CACHE"):
+        return Path(os.environ["EDGE_SDK_CONFORMANCE_CACHE"])
+    cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+    if cache is not None:
+        return Path(cache.mkdir("edge_sdk_conformance"))
+    return request.getfixturevalue("tmp_path_factory").mktemp("edge_sdk_conformance")

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cmath>
+#include <cstring>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define EDGE_RESTRICT __restrict__
@@ -16,6 +17,37 @@
 #endif
 
 namespace edge_sdk {
+
+// Portable SIMD: GCC/clang vector extensions map one `vfloat` to a native
+// register (AVX-512: 16 lanes, AVX/AVX2: 8, SSE/NEON: 4).  kVecRegs is the
+// register-file size the fast kernels block for.
+#if defined(__AVX512F__)
+#define EDGE_VL 16
+constexpr int kVecRegs = 32;
+#elif defined(__AVX__)
+#define EDGE_VL 8
+constexpr int kVecRegs = 16;
+#elif defined(__aarch64__)
+#define EDGE_VL 4
+constexpr int kVecRegs = 32;
+#else
+#define EDGE_VL 4
+constexpr int kVecRegs = 16;
+#endif
+constexpr int kVL = EDGE_VL;
+typedef float vfloat __attribute__((vector_size(kVL * sizeof(float))));
+
+// Unaligned vector load/store (memcpy compiles to one move; no aliasing UB).
+EDGE_ALWAYS_INLINE vfloat vload(const float* p) {
+  vfloat v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+EDGE_ALWAYS_INLINE void vstore(float* p, vfloat v) { std::memcpy(p, &v, sizeof(v)); }
+// x - (+0) is exactly x for every x (x + 0 is not, for -0), so this folds to a broadcast.
+EDGE_ALWAYS_INLINE vfloat vsplat(float x) { return x - vfloat{}; }
+typedef int32_t vint __attribute__((vector_size(kVL * sizeof(int32_t))));
+
 
 // Activation fused into a kernel's epilogue (see passes/fuse_activation.py).
 enum class Act : int { None = 0, Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid };
@@ -59,6 +91,46 @@ inline void activate_span(float* EDGE_RESTRICT x, size_t n, float a, float b) {
     for (size_t i = 0; i < n; ++i) x[i] = activate<K>(x[i], a, b);
   } else {
     (void)x; (void)n; (void)a; (void)b;
+  }
+}
+
+// Even and odd lanes of the 2*kVL floats at p (a stride-2 read without gathers).
+#if defined(__clang__)
+#define EDGE_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define EDGE_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, vint{__VA_ARGS__})
+#endif
+EDGE_ALWAYS_INLINE void vdeinterleave2(const float* p, vfloat& even, vfloat& odd) {
+  const vfloat a = vload(p), b = vload(p + kVL);
+#if EDGE_VL == 16
+  even = EDGE_SHUFFLE(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  odd = EDGE_SHUFFLE(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+#elif EDGE_VL == 8
+  even = EDGE_SHUFFLE(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+  odd = EDGE_SHUFFLE(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+#else
+  even = EDGE_SHUFFLE(a, b, 0, 2, 4, 6);
+  odd = EDGE_SHUFFLE(a, b, 1, 3, 5, 7);
+#endif
+}
+
+// Fused activations on whole vectors where they are cheap (compare + mask keeps
+// the scalar semantics, NaN included); the rest go through activate<K> per lane.
+constexpr bool vector_act(Act k) { return k == Act::None || k == Act::Relu || k == Act::Clip; }
+template <Act K>
+EDGE_ALWAYS_INLINE vfloat activate_vec(vfloat v, float a, float b) {
+  if constexpr (K == Act::Relu) {
+    (void)a; (void)b;
+    return reinterpret_cast<vfloat>(reinterpret_cast<vint>(v) & (v > vfloat{}));
+  } else if constexpr (K == Act::Clip) {
+    const vfloat lo = vsplat(a), hi = vsplat(b);
+    const vint below = v < lo, above = v > hi;
+    const vint keep = ~(below | above);
+    return reinterpret_cast<vfloat>((reinterpret_cast<vint>(v) & keep) | (reinterpret_cast<vint>(lo) & below) |
+                                    (reinterpret_cast<vint>(hi) & above));
+  } else {
+    (void)a; (void)b;
+    return v;
   }
 }
 

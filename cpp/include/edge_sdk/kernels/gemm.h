@@ -16,12 +16,38 @@ struct GemmParams {
   float act_alpha, act_beta;
 };
 
+// y[r] = dot(a, b + r*K) for r < rows (rows <= 4): vector partial sums, reduced at the end.
+template <int K>
+inline void dot4(const float* EDGE_RESTRICT a, const float* EDGE_RESTRICT b, float* EDGE_RESTRICT y, int rows) {
+  vfloat acc[4] = {};
+  const float* br[4];
+  for (int r = 0; r < 4; ++r) br[r] = b + static_cast<size_t>(r < rows ? r : 0) * K;
+  constexpr int KV = K / kVL * kVL;
+  for (int k = 0; k < KV; k += kVL) {
+    const vfloat av = vload(a + k);
+    for (int r = 0; r < 4; ++r) acc[r] += av * vload(br[r] + k);
+  }
+  for (int r = 0; r < rows; ++r) {
+    float s = 0.0f;
+    for (int l = 0; l < kVL; ++l) s += acc[r][l];
+    for (int k = KV; k < K; ++k) s += a[k] * br[r][k];
+    y[r] = s;
+  }
+}
+
 // One (M x K) x (K x N) product into y (M x N), without bias or scaling.
 template <int M, int N, int K, bool TA, bool TB>
 inline void matmul_block_f32(const float* EDGE_RESTRICT a, const float* EDGE_RESTRICT b, float* EDGE_RESTRICT y) {
   for (int i = 0; i < M; ++i) {
     float* yr = y + static_cast<size_t>(i) * N;
-    if constexpr (TB) {
+    if constexpr (TB && !TA && K >= kVL) {
+      // y[i][j] = dot(A row i, B row j), four rows of B at a time in vector
+      // accumulators (a scalar float reduction cannot be vectorised by the compiler).
+      const float* ar = a + static_cast<size_t>(i) * K;
+      int j = 0;
+      for (; j + 4 <= N; j += 4) dot4<K>(ar, b + static_cast<size_t>(j) * K, yr + j, 4);
+      if (j < N) dot4<K>(ar, b + static_cast<size_t>(j) * K, yr + j, N - j);
+    } else if constexpr (TB) {
       // y[i][j] = dot(A row i, B row j): contiguous dot products.
       for (int j = 0; j < N; ++j) {
         const float* br = b + static_cast<size_t>(j) * K;

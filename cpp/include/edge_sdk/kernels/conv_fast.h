@@ -1,0 +1,449 @@
+// Fast 2-D convolution paths, float32 NCHW.  conv.h holds the portable
+// reference kernel these are tested against (tests/test_kernels_conv.py).
+//
+// conv2d_gemm_f32: convolution as a GEMM  out[oc][pixel] = W[oc][k] * X[k][pixel]
+// with k = (ic, kh, kw).  Weights come pre-packed by the compiler
+// (passes/pack_conv_weights.py) as [group][oc block][k][MR] so a register-blocked
+// micro-kernel (MR output channels x NV vectors of pixels) broadcasts MR weights
+// per k from one cache line.  The input is first copied into a zero-padded
+// buffer when the conv pads, so no inner loop has a bounds check.  X is read
+//   A) directly from input rows when stride_w == 1 and rows are wide (no copy), or
+//   B) from a small im2col panel [k][NR] gathered per tile of flattened pixels.
+// The epilogue applies bias, the fused activation, an optional per-channel affine
+// (a BatchNormalization after the activation) and an optional fused MaxPool whose
+// pre-pool rows live only in a small scratch buffer.
+//
+// conv2d_dw_f32: depthwise convolution (groups == c_in == c_out) on a padded plane.
+#pragma once
+
+#include <type_traits>
+
+#include "common.h"
+
+namespace edge_sdk {
+
+struct ConvFastParams {
+  int n, c_in, h_in, w_in;
+  int c_out, h_out, w_out;
+  int k_h, k_w;
+  int stride_h, stride_w;
+  int pad_top, pad_left;
+  int dil_h, dil_w;
+  int groups;
+  Act act;
+  float act_alpha, act_beta;
+  int mr;            // output channels per packed weight block: 1, 2, 4 or 8
+  bool padded;       // copy the input into a zero-padded, column-phase-split scratch buffer first
+  int hp, ws;        // rows of the input the kernel reads, and floats per column phase
+                     // (a row holds stride_w phases: column c at (c % stride_w) * ws + c / stride_w)
+  bool post_affine;  // y = act(conv) * scale[oc] + shift[oc]
+  int pool_k_h, pool_k_w, pool_s_h, pool_s_w, pool_h_out, pool_w_out;  // pool_k_h == 0: no fused MaxPool
+  int pool_rows;     // pooled rows computed per chunk
+  bool whole_panel;  // im2col path: pack the whole plane (or chunk) at once (scratch holds K x (pixels + 15))
+};
+
+namespace conv_detail {
+
+// Vectors of pixels per micro-tile for MR output channels: MR*NV accumulators
+// plus NV input vectors must fit the register file.
+constexpr int nv_for(int mr) {
+  return kVecRegs >= 32 ? (mr >= 8 ? 3 : mr >= 4 ? 4 : mr >= 2 ? 6 : 8)
+                        : (mr >= 8 ? 1 : mr >= 4 ? 2 : mr >= 2 ? 3 : 4);
+}
+constexpr int round16(int v) { return (v + 15) / 16 * 16; }
+
+// Offset of kernel column kw in a phase-split row (S phases of WS floats; S == 1: plain row).
+template <int S, int D, int WS>
+constexpr int col_off(int kw) { return ((kw * D) % S) * WS + (kw * D) / S; }
+
+// acc[r][v] = sum over k=(ic,kh,kw) of w[k][r] * x[ic*s_ic + kh*s_kh + col_off(kw) + voff[v] + lane]
+template <int MR, int NV, int CI, int KH, int KW, int S, int D, int WS>
+EDGE_ALWAYS_INLINE void micro(const float* EDGE_RESTRICT w, const float* EDGE_RESTRICT x, ptrdiff_t s_ic,
+                              ptrdiff_t s_kh, const int (&voff)[NV], vfloat (&acc)[MR][NV]) {
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = vfloat{};
+  for (int ic = 0; ic < CI; ++ic) {
+    for (int kh = 0; kh < KH; ++kh) {
+      const float* xr = x + ic * s_ic + kh * s_kh;
+      for (int kw = 0; kw < KW; ++kw) {
+        const float* xp = xr + col_off<S, D, WS>(kw);
+        vfloat b[NV];
+        for (int v = 0; v < NV; ++v) b[v] = vload(xp + voff[v]);
+        for (int r = 0; r < MR; ++r) {
+          const vfloat wv = vsplat(w[r]);
+          for (int v = 0; v < NV; ++v) acc[r][v] += wv * b[v];
+        }
+        w += MR;
+      }
+    }
+  }
+}
+
+// Bias, activation, affine; store `rows` channels x `np` pixels (np <= NV*kVL), vector v
+// of the tile at dst + doff[v] (doff == nullptr: the vectors are consecutive).
+template <const ConvFastParams& P, int MR, int NV>
+EDGE_ALWAYS_INLINE void epilogue(vfloat (&acc)[MR][NV], int oc, int rows, int np, const float* bias,
+                                 const float* scale, const float* shift, float* dst, ptrdiff_t cstride,
+                                 const int* doff) {
+  constexpr int NR = NV * kVL;
+  if constexpr (vector_act(P.act)) {
+    if (doff || np == NR) {  // whole vectors: bias, activation and affine in registers
+      for (int r = 0; r < rows; ++r) {
+        const vfloat bv = vsplat(bias ? bias[oc + r] : 0.0f);
+        float* d = dst + (oc + r) * cstride;
+        for (int v = 0; v < NV; ++v) {
+          vfloat x = activate_vec<P.act>(acc[r][v] + bv, P.act_alpha, P.act_beta);
+          if constexpr (P.post_affine) x = x * vsplat(scale[oc + r]) + vsplat(shift[oc + r]);
+          vstore(d + (doff ? doff[v] : v * kVL), x);
+        }
+      }
+      return;
+    }
+  }
+  alignas(64) float tmp[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) vstore(&tmp[r][v * kVL], acc[r][v]);
+  for (int r = 0; r < rows; ++r) {
+    const float bv = bias ? bias[oc + r] : 0.0f;
+    const float sc = P.post_affine ? scale[oc + r] : 1.0f;
+    const float sh = P.post_affine ? shift[oc + r] : 0.0f;
+    float* d = dst + (oc + r) * cstride;
+    auto one = [&](int j) {
+      float v = activate<P.act>(tmp[r][j] + bv, P.act_alpha, P.act_beta);
+      if constexpr (P.post_affine) v = v * sc + sh;
+      d[j] = v;
+    };
+    if (doff) {
+      for (int v = 0; v < NV; ++v) {
+        float* dv = d + doff[v];
+        for (int l = 0; l < kVL; ++l) {
+          float x = activate<P.act>(tmp[r][v * kVL + l] + bv, P.act_alpha, P.act_beta);
+          if constexpr (P.post_affine) x = x * sc + sh;
+          dv[l] = x;
+        }
+      }
+    } else if (np == NR) {
+      for (int j = 0; j < NR; ++j) one(j);
+    } else {
+      for (int j = 0; j < np; ++j) one(j);
+    }
+  }
+}
+
+template <const ConvFastParams& P>
+struct Geometry {
+  static constexpr int cin_g = P.c_in / P.groups;
+  static constexpr int cout_g = P.c_out / P.groups;
+  static constexpr int K = cin_g * P.k_h * P.k_w;
+  static constexpr int MR = P.mr;
+  static constexpr int blocks = (cout_g + MR - 1) / MR;
+  static constexpr int row = P.stride_w * P.ws;  // floats per input row
+  static constexpr int plane_p = P.hp * row;
+  // Path A (direct rows) needs rows at least one vector wide.
+  static constexpr bool direct = P.w_out >= kVL;
+  // Pixels one pass covers: a row (A), or the plane / pooled chunk (B); tiles no wider than that.
+  static constexpr int pixels = (P.pool_k_h ? P.pool_rows * P.pool_s_h : P.h_out) * P.w_out;
+  static constexpr int nv_pix = (pixels + kVL - 1) / kVL;
+  static constexpr int NV = nv_pix < nv_for(P.mr) ? (nv_pix > 0 ? nv_pix : 1) : nv_for(P.mr);
+  static constexpr int NR = NV * kVL;
+  static constexpr int pad_floats = P.padded ? round16(P.c_in * plane_p) : 0;
+  static constexpr int panel_floats = direct ? 0 : round16(K * (P.whole_panel ? pixels + 15 : NR));
+  static constexpr int chunk_rows = P.pool_k_h ? P.pool_rows * P.pool_s_h : 0;
+};
+
+// Copy `channels` planes into zero-bordered hp x (stride_w * ws) planes whose rows
+// are split into stride_w column phases, so strided taps become contiguous loads.
+template <const ConvFastParams& P>
+inline void pad_input(const float* EDGE_RESTRICT in, float* EDGE_RESTRICT dst, int channels) {
+  constexpr int S = P.stride_w, row = S * P.ws;
+  for (int c = 0; c < channels; ++c) {
+    const float* s = in + static_cast<size_t>(c) * P.h_in * P.w_in;
+    float* d = dst + static_cast<size_t>(c) * P.hp * row;
+    for (int i = 0; i < P.pad_top * row; ++i) d[i] = 0.0f;
+    for (int i = (P.pad_top + P.h_in) * row; i < P.hp * row; ++i) d[i] = 0.0f;
+    for (int h = 0; h < P.h_in; ++h) {
+      float* r = d + static_cast<size_t>(h + P.pad_top) * row;
+      const float* sr = s + static_cast<size_t>(h) * P.w_in;
+      for (int i = 0; i < row; ++i) r[i] = 0.0f;  // borders (the row is in L1 for the copy)
+      if constexpr (S == 1) {
+        std::memcpy(r + P.pad_left, sr, sizeof(float) * P.w_in);
+      } else if constexpr (S == 2) {
+        // Column col = x + pad_left goes to phase col % 2 at col / 2: split pairs of
+        // input columns with vector shuffles (a strided loop would compile to gathers).
+        float* ev = r + (P.pad_left % 2 == 0 ? 0 : P.ws) + P.pad_left / 2;       // x even
+        float* od = r + (P.pad_left % 2 == 0 ? P.ws : 0) + (P.pad_left + 1) / 2;  // x odd
+        int x = 0;
+        for (; x + 2 * kVL <= P.w_in; x += 2 * kVL) {
+          vfloat e, o;
+          vdeinterleave2(sr + x, e, o);
+          vstore(ev + x / 2, e);
+          vstore(od + x / 2, o);
+        }
+        for (; x < P.w_in; ++x) (x % 2 == 0 ? ev : od)[x / 2] = sr[x];
+      } else {
+        // Phase ph holds columns t*S + ph: a contiguous store from a constant-stride read.
+        for (int ph = 0; ph < S; ++ph) {
+          const int t0 = P.pad_left > ph ? (P.pad_left - ph + S - 1) / S : 0;
+          const int t1 = (P.pad_left + P.w_in - ph + S - 1) / S;  // first t with col >= pad_left + w_in
+          float* rp = r + ph * P.ws;
+          for (int t = t0; t < t1; ++t) rp[t] = sr[t * S + ph - P.pad_left];
+        }
+      }
+    }
+  }
+}
+
+// Conv output rows [oh0, oh0 + nrows) of every channel into dst[oc*cstride + (oh-oh0)*w_out + ow].
+template <const ConvFastParams& P>
+inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT wpk, const float* bias,
+                      const float* scale, const float* shift, float* EDGE_RESTRICT dst, ptrdiff_t cstride,
+                      int oh0, int nrows, float* EDGE_RESTRICT panel) {
+  using G = Geometry<P>;
+  constexpr int MR = G::MR, NV = G::NV, NR = G::NR;
+  for (int g = 0; g < P.groups; ++g) {
+    const float* xg = src + static_cast<size_t>(g) * G::cin_g * G::plane_p;
+    const float* wg = wpk + static_cast<size_t>(g) * G::blocks * G::K * MR;
+    const int oc_g = g * G::cout_g;
+    if constexpr (G::direct) {
+      // The rows are cut into vectors of kVL columns (a row's last vector shifted back to
+      // end at w_out, recomputing a few outputs); a tile is any NV of them, across rows,
+      // so narrow rows still fill the micro-kernel.  The last tile may be narrower.
+      constexpr int vpr = (P.w_out + kVL - 1) / kVL;
+      const int total = nrows * vpr;
+      auto tile = [&](int t0, auto nv_c) {
+        constexpr int V = decltype(nv_c)::value;
+        int xoff[V], doff[V];
+        for (int v = 0; v < V; ++v) {
+          const int idx = t0 + v;
+          const int r = idx / vpr;
+          int c = (idx % vpr) * kVL;
+          if (c + kVL > P.w_out) c = P.w_out - kVL;
+          xoff[v] = (oh0 + r) * P.stride_h * G::row + c;
+          doff[v] = r * P.w_out + c;
+        }
+        for (int bk = 0; bk < G::blocks; ++bk) {
+          vfloat acc[MR][V];
+          micro<MR, V, G::cin_g, P.k_h, P.k_w, P.stride_w, P.dil_w, P.ws>(
+              wg + static_cast<size_t>(bk) * G::K * MR, xg, G::plane_p, P.dil_h * G::row, xoff, acc);
+          const int oc = bk * MR, rows = G::cout_g - oc < MR ? G::cout_g - oc : MR;
+          epilogue<P, MR, V>(acc, oc_g + oc, rows, V * kVL, bias, scale, shift, dst, cstride, doff);
+        }
+      };
+      int t0 = 0;
+      for (; t0 + NV <= total; t0 += NV) tile(t0, std::integral_constant<int, NV>());
+      // Remainder: one narrower tile (NV <= 8).
+      switch (total - t0) {
+        case 1: tile(t0, std::integral_constant<int, 1>()); break;
+        case 2: if constexpr (NV > 2) tile(t0, std::integral_constant<int, 2>()); break;
+        case 3: if constexpr (NV > 3) tile(t0, std::integral_constant<int, 3>()); break;
+        case 4: if constexpr (NV > 4) tile(t0, std::integral_constant<int, 4>()); break;
+        case 5: if constexpr (NV > 5) tile(t0, std::integral_constant<int, 5>()); break;
+        case 6: if constexpr (NV > 6) tile(t0, std::integral_constant<int, 6>()); break;
+        case 7: if constexpr (NV > 7) tile(t0, std::integral_constant<int, 7>()); break;
+        default: break;
+      }
+    } else {
+      // Full tiles of NR pixels, then one-vector tiles for the rest.  With a whole-plane
+      // panel (small planes, P.whole_panel) every tile is packed first and each weight
+      // block is then used for all tiles while it is hot, so weights stream once.
+      const int p_begin = oh0 * P.w_out, p_end = (oh0 + nrows) * P.w_out;
+      const int full = (p_end - p_begin) / NR;
+      const int tail = (p_end - p_begin - full * NR + kVL - 1) / kVL;
+      const int ntiles = full + tail;
+      auto tile_p0 = [&](int t) { return p_begin + (t < full ? t * NR : full * NR + (t - full) * kVL); };
+      auto tile_panel = [&](int t) {
+        return P.whole_panel ? panel + static_cast<size_t>(t < full ? t * NR : full * NR + (t - full) * kVL) * G::K
+                             : panel;
+      };
+      auto pack = [&](int t) {
+        const int w = t < full ? NR : kVL, p0 = tile_p0(t);
+        const int np = p_end - p0 < w ? p_end - p0 : w;
+        int base[NR];
+        for (int j = 0; j < w; ++j) {
+          const int p = p0 + (j < np ? j : np - 1);  // tail lanes repeat the last pixel
+          base[j] = (p / P.w_out) * P.stride_h * G::row + p % P.w_out;
+        }
+        float* pk = tile_panel(t);
+        if constexpr (P.k_h == 1 && P.k_w == 1 && P.h_out == 1 && P.stride_w == 1 && !P.padded) {
+          // Flattened 1x1 conv: a tile is a contiguous run of each channel.
+          for (int ic = 0; ic < G::cin_g; ++ic, pk += w) {
+            const float* src = xg + static_cast<size_t>(ic) * G::plane_p + p0;
+            for (int j = 0; j < w; ++j) pk[j] = src[j < np ? j : np - 1];
+          }
+          return;
+        }
+        for (int ic = 0; ic < G::cin_g; ++ic)
+          for (int kh = 0; kh < P.k_h; ++kh)
+            for (int kw = 0; kw < P.k_w; ++kw) {
+              const float* src = xg + static_cast<size_t>(ic) * G::plane_p + kh * P.dil_h * G::row +
+                                 col_off<P.stride_w, P.dil_w, P.ws>(kw);
+              for (int j = 0; j < w; ++j) pk[j] = src[base[j]];
+              pk += w;
+            }
+      };
+      // K is split into chunks of KC so a chunk of the panel stays in L2 while every
+      // weight block passes over it; chunks after the first add to the partial sums
+      // kept in dst, and only the last applies the epilogue.
+      auto run = [&](int t, int bk, int kc0, auto kc_len) {
+        constexpr int KCN = decltype(kc_len)::value;
+        const bool first = kc0 == 0, last = kc0 + KCN == G::K;
+        const int w = t < full ? NR : kVL;
+        const float* wb = wg + (static_cast<size_t>(bk) * G::K + kc0) * MR;
+        const float* pb = tile_panel(t) + static_cast<size_t>(kc0) * w;
+        const int oc = bk * MR, rows = G::cout_g - oc < MR ? G::cout_g - oc : MR;
+        const int p0 = tile_p0(t);
+        const int np = p_end - p0 < w ? p_end - p0 : w;
+        float* d = dst + (p0 - p_begin);
+        auto finish = [&](auto& acc) {
+          constexpr int V = sizeof(acc[0]) / sizeof(vfloat);
+          if (!first) {
+            alignas(64) float prev[V * kVL] = {};
+            for (int r = 0; r < rows; ++r) {
+              std::memcpy(prev, d + (oc_g + oc + r) * cstride, sizeof(float) * np);
+              for (int v = 0; v < V; ++v) acc[r][v] += vload(prev + v * kVL);
+            }
+          }
+          if (last) {
+            epilogue<P, MR, V>(acc, oc_g + oc, rows, np, bias, scale, shift, d, cstride, nullptr);
+          } else {
+            alignas(64) float tmp[V * kVL];
+            for (int r = 0; r < rows; ++r) {
+              for (int v = 0; v < V; ++v) vstore(tmp + v * kVL, acc[r][v]);
+              std::memcpy(d + (oc_g + oc + r) * cstride, tmp, sizeof(float) * np);
+            }
+          }
+        };
+        if (t < full) {
+          int voff[NV];
+          for (int v = 0; v < NV; ++v) voff[v] = v * kVL;
+          vfloat acc[MR][NV];
+          micro<MR, NV, KCN, 1, 1, 1, 0, 0>(wb, pb, NR, 0, voff, acc);
+          finish(acc);
+        } else {
+          const int voff[1] = {0};
+          vfloat acc[MR][1];
+          micro<MR, 1, KCN, 1, 1, 1, 0, 0>(wb, pb, kVL, 0, voff, acc);
+          finish(acc);
+        }
+      };
+      constexpr int KC = G::K < 256 ? G::K : 128;  // a panel chunk (KC x NR) stays in L1
+      constexpr int KFULL = G::K / KC * KC;
+      auto pass = [&](int t, int bk) {
+        for (int kc0 = 0; kc0 < KFULL; kc0 += KC) run(t, bk, kc0, std::integral_constant<int, KC>());
+        if constexpr (KFULL < G::K) run(t, bk, KFULL, std::integral_constant<int, G::K - KFULL>());
+      };
+      if constexpr (P.whole_panel) {
+        for (int t = 0; t < ntiles; ++t) pack(t);
+        for (int kc0 = 0; kc0 < KFULL; kc0 += KC)
+          for (int bk = 0; bk < G::blocks; ++bk)
+            for (int t = 0; t < ntiles; ++t) run(t, bk, kc0, std::integral_constant<int, KC>());
+        if constexpr (KFULL < G::K)
+          for (int bk = 0; bk < G::blocks; ++bk)
+            for (int t = 0; t < ntiles; ++t) run(t, bk, KFULL, std::integral_constant<int, G::K - KFULL>());
+      } else {
+        for (int t = 0; t < ntiles; ++t) {
+          pack(t);
+          for (int bk = 0; bk < G::blocks; ++bk) pass(t, bk);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace conv_detail
+
+// Scratch floats the fast conv needs on this target (the compiler reserves an upper bound).
+template <const ConvFastParams& P>
+constexpr int conv_gemm_scratch_floats() {
+  using G = conv_detail::Geometry<P>;
+  return G::pad_floats + G::panel_floats + (P.pool_k_h ? P.c_out * G::chunk_rows * P.w_out : 0);
+}
+
+template <const ConvFastParams& P>
+inline void conv2d_gemm_f32(const float* EDGE_RESTRICT in, const float* EDGE_RESTRICT wpk, const float* bias,
+                            const float* scale, const float* shift, float* EDGE_RESTRICT out,
+                            float* EDGE_RESTRICT scratch) {
+  using G = conv_detail::Geometry<P>;
+  float* panel = scratch + G::pad_floats;
+  float* rows_buf = panel + G::panel_floats;
+  (void)rows_buf;
+  for (int b = 0; b < P.n; ++b) {
+    const float* src = in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in;
+    if constexpr (P.padded) {
+      conv_detail::pad_input<P>(src, scratch, P.c_in);
+      src = scratch;
+    }
+    if constexpr (P.pool_k_h == 0) {
+      float* dst = out + static_cast<size_t>(b) * P.c_out * P.h_out * P.w_out;
+      conv_detail::conv_rows<P>(src, wpk, bias, scale, shift, dst, static_cast<ptrdiff_t>(P.h_out) * P.w_out, 0,
+                                P.h_out, panel);
+    } else {
+      constexpr int pplane = P.pool_h_out * P.pool_w_out;
+      constexpr ptrdiff_t cs = static_cast<ptrdiff_t>(G::chunk_rows) * P.w_out;
+      float* ob = out + static_cast<size_t>(b) * P.c_out * pplane;
+      for (int pr0 = 0; pr0 < P.pool_h_out; pr0 += P.pool_rows) {
+        const int prn = P.pool_h_out - pr0 < P.pool_rows ? P.pool_h_out - pr0 : P.pool_rows;
+        conv_detail::conv_rows<P>(src, wpk, bias, scale, shift, rows_buf, cs, pr0 * P.pool_s_h,
+                                  (prn - 1) * P.pool_s_h + P.pool_k_h, panel);
+        for (int c = 0; c < P.c_out; ++c) {
+          const float* cb = rows_buf + c * cs;
+          for (int pr = 0; pr < prn; ++pr) {
+            float* o = ob + static_cast<size_t>(c) * pplane + static_cast<size_t>(pr0 + pr) * P.pool_w_out;
+            for (int pc = 0; pc < P.pool_w_out; ++pc) {
+              float m = -INFINITY;
+              for (int i = 0; i < P.pool_k_h; ++i)
+                for (int j = 0; j < P.pool_k_w; ++j) {
+                  const float v = cb[(pr * P.pool_s_h + i) * P.w_out + pc * P.pool_s_w + j];
+                  m = (v > m || v != v) ? v : m;
+                }
+              o[pc] = m;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Depthwise: one channel per group, one filter per channel.  Each channel is
+// copied into a padded, phase-split plane in scratch; output rows are computed
+// a vector of columns at a time with every tap a contiguous load.  Rows
+// narrower than a vector compute a whole vector (reading the slack the
+// compiler reserves after the plane) and store only the valid columns.
+template <const ConvFastParams& P>
+inline void conv2d_dw_f32(const float* EDGE_RESTRICT in, const float* EDGE_RESTRICT w, const float* bias,
+                          float* EDGE_RESTRICT out, float* EDGE_RESTRICT scratch) {
+  constexpr int plane_in = P.h_in * P.w_in, plane_out = P.h_out * P.w_out;
+  constexpr int row = P.stride_w * P.ws;
+  constexpr int KT = P.k_h * P.k_w;
+  // The slack after the plane is read by whole-vector loads of narrow rows: keep it defined.
+  for (int i = 0; i < 2 * kVL; ++i) scratch[P.hp * row + i] = 0.0f;
+  for (int b = 0; b < P.n; ++b) {
+    for (int c = 0; c < P.c_out; ++c) {
+      conv_detail::pad_input<P>(in + (static_cast<size_t>(b) * P.c_in + c) * plane_in, scratch, 1);
+      vfloat wv[KT];
+      for (int t = 0; t < KT; ++t) wv[t] = vsplat(w[static_cast<size_t>(c) * KT + t]);
+      const vfloat bv = vsplat(bias ? bias[c] : 0.0f);
+      float* o = out + (static_cast<size_t>(b) * P.c_out + c) * plane_out;
+      for (int oh = 0; oh < P.h_out; ++oh) {
+        const float* irow = scratch + static_cast<size_t>(oh) * P.stride_h * row;
+        float* orow = o + static_cast<size_t>(oh) * P.w_out;
+        for (int ow0 = 0; ow0 < P.w_out; ow0 += kVL) {
+          // Last vector shifted back to end at w_out when the row is wide enough.
+          const int ow = (P.w_out >= kVL && ow0 + kVL > P.w_out) ? P.w_out - kVL : ow0;
+          vfloat acc = bv;
+          for (int kh = 0; kh < P.k_h; ++kh)
+            for (int kw = 0; kw < P.k_w; ++kw)
+              acc += wv[kh * P.k_w + kw] *
+                     vload(irow + kh * P.dil_h * row + conv_detail::col_off<P.stride_w, P.dil_w, P.ws>(kw) + ow);
+          alignas(64) float tmp[kVL];
+          vstore(tmp, acc);
+          const int n = P.w_out - ow < kVL ? P.w_out - ow : kVL;
+          for (int j = 0; j < n; ++j) orow[ow + j] = activate<P.act>(tmp[j], P.act_alpha, P.act_beta);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace edge_sdk

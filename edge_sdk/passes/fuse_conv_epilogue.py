@@ -1,0 +1,73 @@
+"""Fuse what follows a Conv(+activation) into its epilogue (fast kernel only):
+
+  Conv -> [Relu] -> BatchNormalization -> [MaxPool]   (MesoNet's blocks)
+  Conv -> [Relu] -> MaxPool
+
+A BatchNormalization after the activation cannot be folded into the weights;
+it becomes a per-channel affine y*scale + shift applied after the activation
+(new constant inputs 3 and 4, attrs["post_affine"]).  A non-overlapping MaxPool
+(kernel == stride, no padding, no dilation, floor mode) becomes attrs["fused_pool"],
+so the full-resolution pre-pool tensor is never stored: the kernel computes a
+few conv rows into scratch and pools them.  Must run after fuse_activations.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ir
+from ..ops.conv import conv_geometry, fast_kernels_enabled, is_depthwise
+from .fold_batchnorm import _add_const, _bn_scale_shift
+from .rewrite import single_consumer
+
+
+def _fusable_conv(g: ir.Graph, n: ir.Node) -> bool:
+    if n.op_type != "Conv" or len(g.tensor(n.inputs[0]).shape) != 4 or g.const(n.inputs[1]) is None:
+        return False
+    if g.tensor(n.inputs[0]).dtype != np.float32 or "fused_pool" in n.attrs:
+        return False
+    return not is_depthwise(conv_geometry(n, g, n.attrs))
+
+
+def _plain_maxpool(g: ir.Graph, p: ir.Node) -> tuple[int, int, int, int] | None:
+    if p.op_type != "MaxPool" or len([o for o in p.outputs if o]) != 1 or p.attr("ceil_mode", 0):
+        return None
+    if p.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID") or any(p.attr("pads") or []):
+        return None
+    if p.attr("storage_order", 0) or any(d != 1 for d in (p.attr("dilations") or [])):
+        return None
+    k = list(p.attr("kernel_shape") or [])
+    s = list(p.attr("strides") or [1, 1])
+    if len(k) != 2 or k != s:
+        return None
+    return (k[0], k[1], s[0], s[1])
+
+
+def fuse_conv_epilogue(g: ir.Graph) -> ir.Graph:
+    if not fast_kernels_enabled():
+        return g
+    for conv in list(g.nodes):
+        if conv not in g.nodes or not _fusable_conv(g, conv):
+            continue
+        nxt = single_consumer(g, conv.outputs[0])
+        if nxt is not None and nxt.op_type == "BatchNormalization" and not nxt.attr("training_mode", 0):
+            ss = _bn_scale_shift(g, nxt)
+            cout = g.tensor(conv.outputs[0]).shape[1]
+            if ss is not None and ss[0].size == cout:
+                s, t = ss
+                ins = (conv.inputs + ["", ""])[:3]
+                conv.inputs = ins + [_add_const(g, conv.name + "_post_scale", s.astype(np.float32)),
+                                     _add_const(g, conv.name + "_post_shift", t.astype(np.float32))]
+                conv.attrs["post_affine"] = True
+                conv.outputs[0] = nxt.outputs[0]
+                g.nodes.remove(nxt)
+                nxt = single_consumer(g, conv.outputs[0])
+        if nxt is None:
+            continue
+        pool = _plain_maxpool(g, nxt)
+        if pool is not None:
+            y = g.tensor(conv.outputs[0]).shape
+            conv.attrs["conv_out_hw"] = (int(y[2]), int(y[3]))
+            conv.attrs["fused_pool"] = pool
+            conv.outputs[0] = nxt.outputs[0]
+            g.nodes.remove(nxt)
+    return g

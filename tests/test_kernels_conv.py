@@ -1,0 +1,191 @@
+"""Fast conv kernels (conv_fast.h) against the portable kernel (conv.h) and onnxruntime.
+
+Many independent Conv nodes go into one model (one input and one output each)
+so a whole sweep costs one C++ build per kernel family.  Shapes sit around the
+tile edges of the fast paths: output widths of a vector-1 / vector / vector+1
+(16 lanes on AVX-512, 8 on AVX2), micro-tiles of MR = 1, 2, 4, 8 output
+channels and their +-1, strides, dilations, asymmetric pads, every auto_pad
+mode, groups and depthwise.  EDGE_SDK_KERNELS=portable compiles the same model
+with the portable kernel only.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import edge_sdk
+from conftest import SHARED, assert_close_to_ort, make_model, ort_run
+
+# (c_in, c_out, h, w, k, stride, dilation, pads or auto_pad, group, activation)
+CONV_CASES = [
+    (3, 8, 9, 15, 3, 1, 1, [1, 1, 1, 1], 1, "Relu"),
+    (3, 8, 9, 16, 3, 1, 1, [1, 1, 1, 1], 1, None),
+    (3, 8, 9, 17, 3, 1, 1, [1, 1, 1, 1], 1, "Relu"),
+    (4, 7, 6, 33, 3, 1, 1, [0, 0, 0, 0], 1, None),
+    (5, 9, 7, 49, 3, 1, 1, [1, 2, 0, 1], 1, "Relu"),
+    (2, 1, 5, 40, 5, 1, 1, [2, 2, 2, 2], 1, None),
+    (2, 2, 5, 31, 3, 1, 2, [2, 2, 2, 2], 1, "Relu"),
+    (3, 3, 5, 23, 3, 1, 3, [3, 3, 3, 3], 1, None),
+    (6, 5, 8, 8, 3, 1, 1, [1, 1, 1, 1], 1, "Relu"),
+    (16, 17, 7, 7, 3, 1, 1, [1, 1, 1, 1], 1, None),
+    (8, 16, 3, 3, 1, 1, 1, [0, 0, 0, 0], 1, "Relu"),
+    (24, 12, 12, 12, 1, 1, 1, [0, 0, 0, 0], 1, None),
+    (300, 9, 4, 5, 1, 1, 1, [0, 0, 0, 0], 1, "Relu"),      # K > one K-chunk
+    (40, 10, 5, 5, 3, 1, 1, [1, 1, 1, 1], 1, None),        # K = 360: chunked, whole panel
+    (3, 8, 20, 35, 3, 2, 1, [1, 1, 1, 1], 1, "Relu"),
+    (3, 8, 21, 36, 7, 2, 1, [3, 3, 3, 3], 1, None),
+    (4, 6, 17, 33, 3, 2, 1, [0, 1, 1, 0], 1, "Relu"),
+    (4, 6, 11, 11, 1, 2, 1, [0, 0, 0, 0], 1, None),
+    (4, 4, 13, 40, 3, 3, 1, [1, 1, 1, 1], 1, "Relu"),
+    (3, 5, 9, 37, 5, 2, 1, [2, 2, 2, 2], 1, None),         # stride 2, even left pad, shuffled copy
+    (2, 3, 8, 33, 3, 2, 1, [0, 0, 0, 0], 1, "Relu"),
+    (4, 8, 12, 20, 3, 1, 1, "SAME_UPPER", 1, None),
+    (4, 8, 12, 20, 4, 2, 1, "SAME_UPPER", 1, "Relu"),
+    (4, 8, 12, 20, 4, 2, 1, "SAME_LOWER", 1, None),
+    (4, 8, 12, 20, 3, 2, 1, "VALID", 1, "Relu"),
+    (8, 12, 10, 18, 3, 1, 1, [1, 1, 1, 1], 2, None),       # grouped
+    (6, 9, 10, 10, 3, 2, 1, [1, 1, 1, 1], 3, "Relu"),
+    (4, 8, 9, 17, 3, 1, 1, [1, 1, 1, 1], 4, None),         # channel multiplier 2
+    (8, 8, 10, 18, 3, 1, 1, [1, 1, 1, 1], 8, "Relu"),      # depthwise
+    (8, 8, 10, 17, 3, 2, 1, [1, 1, 1, 1], 8, None),
+    (5, 5, 6, 6, 3, 1, 2, [2, 2, 2, 2], 5, "Relu"),
+    (6, 6, 3, 3, 3, 1, 1, [1, 1, 1, 1], 6, None),
+    (7, 7, 33, 40, 5, 2, 1, [2, 1, 2, 1], 7, "Relu"),
+    (6, 6, 9, 34, 5, 2, 1, [2, 2, 2, 2], 6, "Relu"),
+    (4, 4, 12, 20, 3, 2, 1, "SAME_LOWER", 4, None),
+]
+
+# Conv -> Relu -> BatchNormalization -> MaxPool chains the epilogue fusion handles
+# (and some it must leave alone).  (c_in, c_out, h, w, k, pool, with_bn)
+FUSE_CASES = [
+    (3, 8, 16, 32, 3, 2, True),
+    (3, 8, 17, 35, 3, 2, True),       # odd extent: the pool drops the last row/column
+    (8, 16, 12, 24, 5, 4, True),
+    (4, 6, 9, 18, 3, 3, False),
+    (4, 5, 8, 8, 3, 2, True),         # rows narrower than a vector (im2col path)
+    (6, 4, 10, 20, 3, 0, True),       # BN only
+]
+
+
+def _conv_node(i, case, inits):
+    cin, cout, h, w, k, s, d, pads, grp, act = case
+    rng = np.random.default_rng(100 + i)
+    inits.append(numpy_helper.from_array(rng.standard_normal((cout, cin // grp, k, k)).astype(np.float32), f"w{i}"))
+    inits.append(numpy_helper.from_array(rng.standard_normal(cout).astype(np.float32), f"b{i}"))
+    attrs = dict(kernel_shape=[k, k], strides=[s, s], dilations=[d, d], group=grp)
+    if isinstance(pads, str):
+        attrs["auto_pad"] = pads
+    else:
+        attrs["pads"] = pads
+    out = f"c{i}" if act else f"y{i}"
+    nodes = [helper.make_node("Conv", [f"x{i}", f"w{i}", f"b{i}"], [out], **attrs)]
+    if act:
+        nodes.append(helper.make_node(act, [out], [f"y{i}"]))
+    return nodes
+
+
+def _fuse_nodes(i, case, inits):
+    cin, cout, h, w, k, pool, bn = case
+    rng = np.random.default_rng(200 + i)
+    inits.append(numpy_helper.from_array(rng.standard_normal((cout, cin, k, k)).astype(np.float32), f"w{i}"))
+    nodes = [helper.make_node("Conv", [f"x{i}", f"w{i}"], [f"c{i}"], kernel_shape=[k, k], pads=[k // 2] * 4),
+             helper.make_node("Relu", [f"c{i}"], [f"r{i}"])]
+    last = f"r{i}"
+    if bn:
+        for nm, v in (("g", rng.uniform(-1.5, 1.5, cout)), ("be", rng.standard_normal(cout)),
+                      ("m", rng.standard_normal(cout)), ("v", rng.uniform(0.5, 2.0, cout))):
+            inits.append(numpy_helper.from_array(v.astype(np.float32), f"{nm}{i}"))
+        nodes.append(helper.make_node("BatchNormalization", [last, f"g{i}", f"be{i}", f"m{i}", f"v{i}"], [f"n{i}"]))
+        last = f"n{i}"
+    if pool:
+        nodes.append(helper.make_node("MaxPool", [last], [f"y{i}"], kernel_shape=[pool, pool], strides=[pool, pool]))
+    else:
+        nodes.append(helper.make_node("Identity", [last], [f"y{i}"]))
+    return nodes
+
+
+def _model(cases, make, shape_of):
+    nodes, inits, ins, outs = [], [], [], []
+    for i, c in enumerate(cases):
+        nodes += make(i, c, inits)
+        ins.append(helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, shape_of(c)))
+        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, ["n", "c", "h", "w"]))
+    return make_model(nodes, ins, outs, inits, opset=13)
+
+
+def _compile_both(save, tmp_path, monkeypatch, model, name):
+    path = save(model, f"{name}.onnx")
+    fast = edge_sdk.compile(path, out_dir=tmp_path / f"{name}_fast")
+    monkeypatch.setenv("EDGE_SDK_KERNELS", "portable")
+    portable = edge_sdk.compile(path, out_dir=tmp_path / f"{name}_portable")
+    monkeypatch.delenv("EDGE_SDK_KERNELS")
+    return path, fast, portable
+
+
+def _feeds(model, seed=0):
+    rng = np.random.default_rng(seed)
+    return {i.name: rng.standard_normal([d.dim_value for d in i.type.tensor_type.shape.dim]).astype(np.float32)
+            for i in model.graph.input}
+
+
+def _check(path, model, fast, portable):
+    feeds = _feeds(model)
+    want = ort_run(path, feeds)
+    got_fast = fast.run(feeds)
+    got_portable = portable.run(feeds)
+    for a, b, w in zip(got_fast, got_portable, want):
+        assert_close_to_ort([b], [w], rtol=1e-4)
+        assert_close_to_ort([a], [w], rtol=1e-4)
+        assert_close_to_ort([a], [b], rtol=1e-4)
+
+
+def test_conv_fast_matches_portable_and_ort(save, tmp_path, monkeypatch):
+    model = _model(CONV_CASES, _conv_node, lambda c: [1, c[0], c[2], c[3]])
+    path, fast, portable = _compile_both(save, tmp_path, monkeypatch, model, "convs")
+    src = (fast.dir / f"{fast.manifest['prefix']}.cpp").read_text()
+    assert "conv2d_gemm_f32" in src and "conv2d_dw_f32" in src  # the fast paths really ran
+    assert "conv2d_gemm_f32" not in (portable.dir / f"{portable.manifest['prefix']}.cpp").read_text()
+    _check(path, model, fast, portable)
+
+
+def test_conv_epilogue_fusion(save, tmp_path, monkeypatch):
+    model = _model(FUSE_CASES, _fuse_nodes, lambda c: [1, c[0], c[2], c[3]])
+    path, fast, portable = _compile_both(save, tmp_path, monkeypatch, model, "fused")
+    assert "MaxPool" not in fast.manifest["ops"] and "BatchNormalization" not in fast.manifest["ops"]
+    _check(path, model, fast, portable)
+
+
+def test_conv_1d_and_batch(save, tmp_path, monkeypatch):
+    rng = np.random.default_rng(7)
+    w1 = numpy_helper.from_array(rng.standard_normal((6, 3, 5)).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[5], pads=[2, 1], strides=[2])]
+    model = make_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 41])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", "c", "w"])], [w1], opset=13)
+    path, fast, portable = _compile_both(save, tmp_path, monkeypatch, model, "conv1d")
+    _check(path, model, fast, portable)
+
+
+def test_meso4_fused_arena(tmp_path):
+    """MesoNet's Conv-Relu-BN-MaxPool blocks never store the pre-pool tensor (2.6 MB arena before fusion)."""
+    path = SHARED / "models" / "mesonet" / "meso4_df.onnx"
+    if not path.is_file():
+        pytest.skip("MesoNet model not available")
+    m = edge_sdk.compile(path, out_dir=tmp_path / "meso4")
+    assert m.arena_bytes < 1_500_000
+    assert "BatchNormalization" not in m.manifest["ops"] and "MaxPool" not in m.manifest["ops"]
+
+
+@pytest.mark.parametrize("m,k,n,trans_b", [(1, 17, 5, 1), (1, 64, 33, 1), (3, 40, 9, 1), (2, 31, 7, 0)])
+def test_gemm_vector_dot(save, tmp_path, m, k, n, trans_b):
+    rng = np.random.default_rng(m * 1000 + k)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
+    c = rng.standard_normal(n).astype(np.float32)
+    nodes = [helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=trans_b)]
+    model = make_model(nodes, [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", "n"])],
+                       [numpy_helper.from_array(b, "b"), numpy_helper.from_array(c, "c")], opset=13)
+    path = save(model, "gemm.onnx")
+    feeds = _feeds(model)
+    got = edge_sdk.compile(path, out_dir=tmp_path / "gemm").run(feeds)
+    assert_close_to_ort(got, ort_run(path, feeds), rtol=1e-4)
