@@ -265,3 +265,27 @@ def test_image_folder_calibration_matches_the_demo_preprocessing(tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
     with pytest.raises(UserError):
         Preprocess.parse("size=256,colour=rgb")
+
+
+ZOO_SQNR_DEFAULT = ["keras_nhwc_64", "seed_cnn_150", "efficientnet_style_128"]
+ZOO_SQNR_SLOW = ["mesoinception4", "mobilenetv2_035_96", "resnet_small", "squeezenet11"]
+
+
+@pytest.mark.parametrize("arch", ZOO_SQNR_DEFAULT + [pytest.param(a, marks=pytest.mark.slow) for a in ZOO_SQNR_SLOW])
+def test_zoo_int8_sqnr_at_least_onnxruntime_quantize_static(arch, tmp_path):
+    """Real exported architectures: our int8 SQNR vs fp32 >= onnxruntime's quantize_static - 1 dB."""
+    from models import zoo
+    path = zoo.export(arch, "torchscript")
+    rng = np.random.default_rng(11)
+    shape = zoo.ARCHS[arch].input_shape[1:]
+    cal = rng.standard_normal((16, *shape)).astype(np.float32)
+    held = rng.standard_normal((16, *shape)).astype(np.float32)
+    m, _, _ = compile_int8(path, cal, tmp_path / "ours")
+    name = onnx.load(str(path)).graph.input[0].name
+    ref = np.concatenate([ort_run(path, {name: s[None]})[0] for s in held])
+    ours = np.concatenate([m.run(s[None])[0] for s in held])
+    qdq = ort_quantize_static(path, cal, tmp_path / "qdq.onnx")
+    theirs = np.concatenate([ort_run(qdq, {name: s[None]})[0] for s in held])
+    ours_db, ort_db = sqnr_db(ref, ours), sqnr_db(ref, theirs)
+    print(f"{arch} int8 SQNR: ours {ours_db:.1f} dB, onnxruntime quantize_static {ort_db:.1f} dB")
+    assert ours_db >= ort_db - 1.0
