@@ -7,6 +7,7 @@
 #pragma once
 
 #include "common.h"
+#include "conv.h"
 
 namespace edge_sdk {
 
@@ -20,16 +21,8 @@ struct ConvTransposeParams {
   int groups;
 };
 
-namespace detail {
-// Input indices i in [begin, end) with 0 <= i*stride + off < out_len.
-constexpr int ct_begin(int off, int stride) { return off >= 0 ? 0 : (-off + stride - 1) / stride; }
-constexpr int ct_end(int off, int stride, int in_len, int out_len) {
-  const int last = out_len - 1 - off;
-  if (last < 0) return 0;
-  const int e = last / stride + 1;
-  return e < in_len ? e : in_len;
-}
-}  // namespace detail
+// Input indices i in [begin, end) with 0 <= i*stride + off < out_len: the same clipping as a
+// convolution's taps (conv.h detail::valid_begin/valid_end) with input and output swapped.
 
 template <const ConvTransposeParams& P>
 inline void conv_transpose2d_f32(const float* EDGE_RESTRICT in, const float* EDGE_RESTRICT w,
@@ -48,13 +41,13 @@ inline void conv_transpose2d_f32(const float* EDGE_RESTRICT in, const float* EDG
         const float* wp = w + (static_cast<size_t>(ic) * cout_g + ocg) * P.k_h * P.k_w;
         for (int kh = 0; kh < P.k_h; ++kh) {
           const int row_off = kh * P.dil_h - P.pad_top;  // oh = ih * stride_h + row_off
-          const int ih0 = detail::ct_begin(row_off, P.stride_h);
-          const int ih1 = detail::ct_end(row_off, P.stride_h, P.h_in, P.h_out);
+          const int ih0 = detail::valid_begin(row_off, P.stride_h);
+          const int ih1 = detail::valid_end(row_off, P.stride_h, P.h_out, P.h_in);
           for (int kw = 0; kw < P.k_w; ++kw) {
             const float wv = wp[kh * P.k_w + kw];
             const int col_off = kw * P.dil_w - P.pad_left;
-            const int iw0 = detail::ct_begin(col_off, P.stride_w);
-            const int iw1 = detail::ct_end(col_off, P.stride_w, P.w_in, P.w_out);
+            const int iw0 = detail::valid_begin(col_off, P.stride_w);
+            const int iw1 = detail::valid_end(col_off, P.stride_w, P.w_out, P.w_in);
             for (int ih = ih0; ih < ih1; ++ih) {
               const float* irow = ip + static_cast<size_t>(ih) * P.w_in;
               float* orow = o + static_cast<size_t>(ih * P.stride_h + row_off) * P.w_out + col_off;
