@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge_sdk.resources import assets_dir
 from models import harness, zoo
 
 # (arch, exporter) -> (exception it raises today, why).  Keep the reason exact: op, node, error.
@@ -62,17 +63,15 @@ def test_zoo_model_matches_onnxruntime(arch, exporter, zoo_out):
 
 
 # ------------------------------------------------------------- bundled MesoNet
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-MESONET_DIR = SHARED / "models" / "mesonet"
+MESONET_DIR = assets_dir() / "mesonet"  # the same files as ../shared/data/models/mesonet, shipped
 MESONET_FILES = ["meso4_df.onnx", "meso4_f2f.onnx", "mesoinception4_df.onnx", "mesoinception4_f2f.onnx"]
 
 
 def _mesonet_crops() -> tuple[list[str], np.ndarray]:
     """The MesoNet test crops as one NCHW RGB batch in [0, 1] (already 256x256)."""
     cv2 = pytest.importorskip("cv2")
-    files = sorted((SHARED / "faces" / "val").glob("*/mesonet_test_images/*.jpg"))
-    if not files:
-        pytest.skip("MesoNet test crops not found under ../shared/data/faces/val")
+    files = sorted((assets_dir() / "samples").glob("*.jpg"))  # MesoNet's own test crops, bundled
+    assert len(files) == 4
     batch = []
     for f in files:
         bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
@@ -81,14 +80,12 @@ def _mesonet_crops() -> tuple[list[str], np.ndarray]:
         if rgb.shape[:2] != (256, 256):
             rgb = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_NEAREST)  # what MesoNet trained with
         batch.append(rgb.astype(np.float32).transpose(2, 0, 1) / 255.0)
-    return [f"{f.parent.parent.name}/{f.name}" for f in files], np.stack(batch)
+    return [f.name for f in files], np.stack(batch)
 
 
 @pytest.mark.parametrize("fname", MESONET_FILES)
 def test_bundled_mesonet_matches_onnxruntime(fname, zoo_out):
     path = MESONET_DIR / fname
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
     names, crops = _mesonet_crops()
     c = harness.compile_once(path, zoo_out, f"bundled-{Path(fname).stem}", name=Path(fname).stem)
     worst = 0.0

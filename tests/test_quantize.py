@@ -15,6 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from conftest import SHARED, make_model, ort_run
 from edge_sdk.errors import UserError
+from edge_sdk.resources import assets_dir
 from edge_sdk.frontend import import_onnx
 from edge_sdk.passes import run_passes
 from edge_sdk.quantize import pre_quant_passes, quantize_graph
@@ -22,7 +23,7 @@ from edge_sdk.quantize.build_run import HostModel
 from edge_sdk.quantize.fixedpoint import quantize_multiplier
 from edge_sdk.quantize.report import sqnr_db
 
-MESO4 = SHARED / "models" / "mesonet" / "meso4_df.onnx"
+MESO4 = assets_dir() / "mesonet" / "meso4_df.onnx"  # bundled copy of ../shared/data/models/mesonet
 FACES = SHARED / "faces"
 
 
@@ -186,7 +187,6 @@ def face_crops(split: str, count: int, seed: int) -> np.ndarray:
     return np.concatenate([load_face_crop(files[i]) for i in sorted(pick)])
 
 
-@pytest.mark.skipif(not MESO4.is_file(), reason="shared MesoNet model not present")
 def test_meso4_int8_matches_ort_quantize_static(tmp_path):
     cal = face_crops("train", 24, seed=1)
     held = face_crops("val", 24, seed=2)
@@ -219,7 +219,6 @@ def _auc(score: np.ndarray, positive: np.ndarray) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not MESO4.is_file(), reason="shared MesoNet model not present")
 def test_meso4_int8_keeps_auc_on_real_faces(tmp_path):
     from edge_sdk.demo import load_face_crop
     train = sorted((FACES / "train").rglob("*.jpg"))
