@@ -288,3 +288,11 @@ def test_zoo_int8_sqnr_at_least_onnxruntime_quantize_static(arch, tmp_path):
     ours_db, ort_db = sqnr_db(ref, ours), sqnr_db(ref, theirs)
     print(f"{arch} int8 SQNR: ours {ours_db:.1f} dB, onnxruntime quantize_static {ort_db:.1f} dB")
     assert ours_db >= ort_db - 1.0
+
+
+def test_calibration_histogram_handles_near_constant_tensors():
+    from edge_sdk.quantize.calibrate import BINS, _histogram_range
+    for lo, hi in ((3.0, 3.0), (0.5, 0.5 + 1e-12), (1e8, 1e8 + 1.0), (-2.0, 5.0)):
+        a, b = _histogram_range(lo, hi)
+        assert a == lo and b >= hi
+        np.histogram(np.array([lo, hi], np.float64), bins=BINS, range=(a, b))  # raises on a degenerate range

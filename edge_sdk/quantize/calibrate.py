@@ -124,6 +124,12 @@ def _kl_threshold(hist: np.ndarray, levels: int) -> int:
     return best_i
 
 
+def _histogram_range(lo: float, hi: float) -> tuple[float, float]:
+    """[lo, hi] widened so that BINS bins stay distinct in floating point (constant or near-constant tensors)."""
+    min_width = 1e-6 * max(1.0, abs(lo), abs(hi))
+    return (lo, hi) if hi - lo >= min_width else (lo, lo + min_width)
+
+
 def collect_ranges(runner: FloatRunner, batches: list[np.ndarray], method: str = DEFAULT_METHOD,
                    on_progress=None) -> dict[str, tuple[float, float]]:
     if method not in METHODS:
@@ -148,10 +154,12 @@ def collect_ranges(runner: FloatRunner, batches: list[np.ndarray], method: str =
             if t not in hists:
                 continue
             if method == "percentile":
-                h, _ = np.histogram(v, bins=BINS, range=(lo[t], hi[t] if hi[t] > lo[t] else lo[t] + 1e-6))
+                # float64: numpy builds the bin edges in the data's type, and float32 cannot
+                # separate 2048 edges over a narrow range.
+                h, _ = np.histogram(v.astype(np.float64), bins=BINS, range=_histogram_range(lo[t], hi[t]))
             else:
                 m = max(abs(lo[t]), abs(hi[t])) or 1e-6
-                h, _ = np.histogram(np.abs(v), bins=BINS, range=(0.0, m))
+                h, _ = np.histogram(np.abs(v.astype(np.float64)), bins=BINS, range=(0.0, m))
             hists[t] += h
         if on_progress:
             on_progress(f"calibration pass 2: {k + 1}/{len(batches)}")
