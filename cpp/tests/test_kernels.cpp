@@ -68,9 +68,30 @@ void test_global_pool() {
   expect_near(mx[1], -1.0f, "gmp", 1);
 }
 
+// exp_fast stays within 2 ulp of libm over the whole finite range, and keeps NaN.
+void test_exp_fast() {
+  double worst = 0.0;
+  for (float x = -87.0f; x < 88.7f; x += 0.00731f) {
+    const double want = std::exp(static_cast<double>(x));
+    const double rel = std::fabs(edge_sdk::exp_fast(x) - want) / want;
+    worst = rel > worst ? rel : worst;
+  }
+  if (!(worst < 2.5e-7)) {
+    std::printf("FAIL exp_fast: worst relative error %g\n", worst);
+    ++failures;
+  }
+  const float nan = std::nanf("");
+  if (!std::isnan(edge_sdk::exp_fast(nan)) || edge_sdk::sigmoid_fast(-200.0f) > 1e-30f ||
+      edge_sdk::sigmoid_fast(200.0f) != 1.0f) {
+    std::printf("FAIL exp_fast/sigmoid_fast edge cases\n");
+    ++failures;
+  }
+}
+
 }  // namespace
 
 int main() {
+  test_exp_fast();
   test_broadcast_add();
   test_conv_padding();
   test_transpose();

@@ -26,7 +26,7 @@ UNARY: dict[str, tuple[str, dict, tuple]] = {
     "Floor": ("std::floor(v)", {}, F32),
     "Ceil": ("std::ceil(v)", {}, F32),
     "Round": ("std::nearbyint(v)", {}, F32),
-    "Sigmoid": ("1.0f / (1.0f + std::exp(-v))", {}, F32),
+    "Sigmoid": ("edge_sdk::sigmoid_fast(v)", {}, F32),
     "Tanh": ("std::tanh(v)", {}, F32),
     "Erf": ("std::erf(v)", {}, F32),
     "Sin": ("std::sin(v)", {}, F32),

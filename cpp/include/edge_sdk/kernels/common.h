@@ -58,6 +58,37 @@ struct ActParams {
   float beta;   // Clip: max, HardSigmoid: beta
 };
 
+// exp(x) for float32 without a libm call, so loops over it vectorise (libm's expf
+// does not).  Cephes' expf: range reduction by ln 2 in two parts, a degree-6
+// polynomial, and 2^n written into a float's exponent bits.  Max error about
+// 2 ulp.  Inputs are clamped to [-87.3, 88.7] (so 2^n stays a normal float and
+// exp of very negative x is ~1e-38 rather than 0); NaN stays NaN.
+EDGE_ALWAYS_INLINE float exp_fast(float x) {
+  const bool is_nan = x != x;
+  float c = is_nan ? 0.0f : x;
+  c = c < -87.33654f ? -87.33654f : (c > 88.72283f ? 88.72283f : c);
+  const float n = __builtin_floorf(c * 1.44269504088896341f + 0.5f);  // in [-126, 128]
+  float r = c - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  const float z = r * r;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * z + r + 1.0f;
+  const float half_n = n > 127.0f ? 127.0f : n;  // 2^128 is not a float: scale by 2^127 twice-ish
+  const int32_t bits = (static_cast<int32_t>(half_n) + 127) << 23;
+  float scale;
+  __builtin_memcpy(&scale, &bits, sizeof scale);
+  const float result = n > 127.0f ? y * 2.0f * scale : y * scale;
+  return is_nan ? x : result;
+}
+
+// 1 / (1 + exp(-v)), vectorisable (see exp_fast).
+EDGE_ALWAYS_INLINE float sigmoid_fast(float v) { return 1.0f / (1.0f + exp_fast(-v)); }
+
 template <Act K>
 EDGE_ALWAYS_INLINE float activate(float v, float a, float b) {
   if constexpr (K == Act::None) {
@@ -80,7 +111,7 @@ EDGE_ALWAYS_INLINE float activate(float v, float a, float b) {
     return v * (y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y));
   } else {
     (void)a; (void)b;
-    return 1.0f / (1.0f + std::exp(-v));
+    return sigmoid_fast(v);
   }
 }
 
