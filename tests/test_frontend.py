@@ -174,3 +174,17 @@ def test_output_folder_with_foreign_files_is_not_overwritten(save, tmp_path):
     with pytest.raises(edge_sdk.UserError, match="not an edge-sdk output"):
         edge_sdk.compile(save(conv_bn_relu_model()), out_dir=out)
     assert (out / "notes.txt").read_text() == "precious"
+
+
+def test_silu_after_conv_fuses_into_the_conv_epilogue(save, tmp_path):
+    rng = np.random.default_rng(4)
+    w = numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Sigmoid", ["c"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 20, 20])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 20, 20])
+    p = save(make_model(nodes, [x], [y], [w]))
+    g = analyze(p).graph
+    assert [n.op_type for n in g.nodes] == ["Conv"] and g.nodes[0].attrs["activation"][0] == "Silu"
+    xv = rng.standard_normal((1, 3, 20, 20)).astype(np.float32) * 4
+    assert_close_to_ort(edge_sdk.compile(p, out_dir=tmp_path / "o").run(xv), ort_run(p, {"x": xv}))

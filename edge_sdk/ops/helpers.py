@@ -7,7 +7,8 @@ from .. import ir
 
 ACT_ENUM = {None: "edge_sdk::Act::None", "Relu": "edge_sdk::Act::Relu", "Clip": "edge_sdk::Act::Clip",
             "LeakyRelu": "edge_sdk::Act::LeakyRelu", "HardSigmoid": "edge_sdk::Act::HardSigmoid",
-            "HardSwish": "edge_sdk::Act::HardSwish", "Sigmoid": "edge_sdk::Act::Sigmoid"}
+            "HardSwish": "edge_sdk::Act::HardSwish", "Sigmoid": "edge_sdk::Act::Sigmoid",
+            "Silu": "edge_sdk::Act::Silu"}
 
 
 def act_fields(node: ir.Node) -> list[tuple[str, object]]:

@@ -50,7 +50,7 @@ typedef int32_t vint __attribute__((vector_size(kVL * sizeof(int32_t))));
 
 
 // Activation fused into a kernel's epilogue (see passes/fuse_activation.py).
-enum class Act : int { None = 0, Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid };
+enum class Act : int { None = 0, Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Silu };
 
 struct ActParams {
   Act kind;
@@ -109,9 +109,12 @@ EDGE_ALWAYS_INLINE float activate(float v, float a, float b) {
     (void)a; (void)b;
     const float y = v * (1.0f / 6.0f) + 0.5f;
     return v * (y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y));
-  } else {
+  } else if constexpr (K == Act::Sigmoid) {
     (void)a; (void)b;
     return sigmoid_fast(v);
+  } else {
+    (void)a; (void)b;
+    return v * sigmoid_fast(v);  // Silu
   }
 }
 

@@ -76,8 +76,16 @@ inline void global_pool_f32(const float* EDGE_RESTRICT in, float* EDGE_RESTRICT 
       for (int i = 0; i < size; ++i) m = p[i] > m ? p[i] : m;
       out[c] = m;
     } else {
+      // 16 independent partial sums: the compiler keeps them in one vector register
+      // (a single running sum is a serial dependency it may not reorder).
+      constexpr int kLanes = 16;
+      float part[kLanes] = {};
+      int i = 0;
+      for (; i + kLanes <= size; i += kLanes)
+        for (int l = 0; l < kLanes; ++l) part[l] += p[i + l];
       float s = 0.0f;
-      for (int i = 0; i < size; ++i) s += p[i];
+      for (; i < size; ++i) s += p[i];
+      for (int l = 0; l < kLanes; ++l) s += part[l];
       out[c] = s / static_cast<float>(size);
     }
   }
