@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import ir
 from ..quantize.fixedpoint import clamp_range, quantize_multiplier, quantize_multipliers
+from .conv import fast_kernels_enabled
 from .helpers import spatial_pads
 from .registry import OpDef, register, unsupported
 
@@ -144,7 +145,10 @@ class QConv(OpDef):
             return 4 * geo["h_out"] * geo["w_out"]  # the reference kernel's accumulator plane
         rows = geo["c_out"] // geo["groups"] * geo["w_out"] * 4 + span * 2  # rows_scratch_bytes in qconv.h
         im2col = geo["w_out"] * (geo["c_in"] // geo["groups"]) * geo["k_h"] * geo["k_w"]
-        return max(rows, im2col)  # whichever path qconv.h picks (use_im2col)
+        k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
+        # vnni_scratch_bytes in qconv_x86.h (reserved on every target: the emitter does not know the ISA)
+        vnni = (k + 3) // 4 * 4 * 32 if fast_kernels_enabled() else 0
+        return max(rows, im2col, vnni)  # whichever path qconv.h picks (use_vnni, use_im2col)
 
     def emit(self, node, g, e):
         geo = conv_geometry_2d(node, g)
@@ -163,7 +167,11 @@ class QConv(OpDef):
         bias = np.zeros(geo["c_out"], np.int64) if bias is None else bias.astype(np.int64).reshape(-1)
         folded = np.clip(bias - zx * w.reshape(w.shape[0], -1).sum(axis=1), -(1 << 31), (1 << 31) - 1)
         bf = e.array("int32_t", folded.astype(np.int32))  # bias - zp_in * sum(w), for the im2col path
-        return f"edge_sdk::q8::conv2d_s8<{p}>({x}, {wt}, {b}, {bf}, {m}, {s}, {y}, {e.scratch('void')});"
+        # bias - (zp_in + 128) * sum(w): the x86 VNNI path multiplies x + 128 (unsigned) by w.
+        folded_u8 = np.clip(bias - (zx + 128) * w.reshape(w.shape[0], -1).sum(axis=1), -(1 << 31), (1 << 31) - 1)
+        bu = e.array("int32_t", folded_u8.astype(np.int32))
+        simd = "" if fast_kernels_enabled() else ", false"  # EDGE_SDK_KERNELS=portable: no SIMD path
+        return f"edge_sdk::q8::conv2d_s8<{p}{simd}>({x}, {wt}, {b}, {bf}, {bu}, {m}, {s}, {y}, {e.scratch('void')});"
 
 
 @register

@@ -31,6 +31,14 @@ constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
          : ((in_len - 1 - tap_off) / stride + 1 < out_len ? (in_len - 1 - tap_off) / stride + 1 : out_len);
 }
 
+}  // namespace q8
+}  // namespace edge_sdk
+
+#include "qconv_x86.h"  // AVX-512 VNNI path (compiled only where the target has it)
+
+namespace edge_sdk {
+namespace q8 {
+
 // The reference kernel (direct convolution).  acc: scratch of h_out * w_out int32 (one output plane).  Padding taps are skipped,
 // which equals padding with the input zero point (real 0).
 template <const QConvParams& P>
@@ -216,9 +224,31 @@ inline void conv2d_s8_im2col(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* ED
 template <const QConvParams& P>
 constexpr bool use_im2col() { return P.c_out / P.groups >= 32 && patch_len<P>() >= 32; }
 
+// The x86 VNNI kernel gathers every patch byte once per pixel (scalar) and then runs 64
+// multiply-adds per instruction, so it wins where the gather is amortised over many output
+// channels, or where the row kernel's vectors over w_out would be mostly empty (narrow
+// planes).  Depthwise convs (one input channel per group) stay on the row kernel.
 template <const QConvParams& P>
+constexpr bool use_vnni() {
+  return (P.c_out / P.groups >= 32 || (P.c_out / P.groups >= 8 && P.w_out < 16)) && P.c_in / P.groups > 1 &&
+         patch_len<P>() >= 8;
+}
+
+// bias: the reference's; bias_folded = bias - zp_in*sum(w) (im2col path);
+// bias_u8 = bias - (zp_in + 128)*sum(w) (VNNI path, unsigned activations).
+// kSimd = false (EDGE_SDK_KERNELS=portable at compile time) keeps the portable kernels.
+template <const QConvParams& P, bool kSimd = true>
 inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* bias, const int32_t* bias_folded,
-                      const int32_t* mult, const int32_t* shift, int8_t* out, void* scratch) {
+                      const int32_t* bias_u8, const int32_t* mult, const int32_t* shift, int8_t* out, void* scratch) {
+#if defined(EDGE_Q8_HAVE_VNNI)
+  if constexpr (kSimd && use_vnni<P>()) {
+    (void)bias;
+    (void)bias_folded;
+    conv2d_s8_vnni<P>(in, w, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
+    return;
+  }
+#endif
+  (void)bias_u8;
   if constexpr (use_im2col<P>()) {
     (void)bias;
     conv2d_s8_im2col<P>(in, w, bias_folded, mult, shift, out, static_cast<int8_t*>(scratch));

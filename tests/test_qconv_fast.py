@@ -1,0 +1,109 @@
+"""The SIMD int8 convolution paths (x86 AVX-512 VNNI in kernels/int8/qconv_x86.h, the im2col
+and row kernels in qconv.h) must be bit-identical to the portable reference kernel
+(conv2d_s8_reference): same int32 accumulators, same requant.h rounding.
+
+Shapes sweep the SIMD tile edges: channels 1..64 around 4/16/32 (the VNNI kernel's tap quads,
+16-lane vectors and 4-channel tiles), output planes around the 32-pixel block, 1x1/3x3/5x5
+kernels, stride 1/2, padding, dilation, groups and depthwise, and zero points at both ends of
+the int8 range (the VNNI path stores x + 128 as unsigned and folds 128 * sum(w) into the bias).
+"""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import edge_sdk
+from conftest import make_model
+from edge_sdk.frontend import import_onnx
+from edge_sdk.passes import run_passes
+from edge_sdk.quantize import dequantize_prequantized, pre_quant_passes, quantize_graph
+from edge_sdk.quantize.build_run import HostModel
+
+# (c_in, c_out, group, kernel, stride, pad, dilation, h, w, activation zero point (uint8))
+CASES = [
+    (1, 4, 1, 3, 1, 1, 1, 9, 9, 128),
+    (3, 16, 1, 3, 2, 1, 1, 17, 17, 0),
+    (4, 15, 1, 1, 1, 0, 1, 6, 6, 255),
+    (15, 17, 1, 3, 1, 1, 1, 7, 9, 131),
+    (16, 16, 1, 1, 1, 0, 1, 8, 4, 100),
+    (17, 33, 1, 5, 2, 2, 1, 13, 11, 140),
+    (31, 32, 1, 3, 1, 0, 1, 10, 10, 1),
+    (32, 31, 1, 1, 2, 0, 1, 9, 9, 254),
+    (33, 64, 1, 3, 1, 1, 2, 8, 8, 120),
+    (64, 3, 1, 1, 1, 0, 1, 5, 7, 128),
+    (64, 64, 1, 3, 1, 1, 1, 6, 6, 110),
+    (16, 32, 1, 3, 1, 1, 1, 5, 20, 128),  # wide rows: 32-pixel blocks span output rows
+    (3, 40, 1, 5, 1, 2, 1, 7, 33, 60),
+    (16, 32, 4, 3, 1, 1, 1, 9, 7, 135),   # grouped, 4 channels per group
+    (32, 32, 2, 5, 2, 2, 1, 11, 11, 90),  # grouped, 16 per group
+    (17, 17, 17, 3, 1, 1, 1, 10, 10, 128),  # depthwise
+    (32, 32, 32, 5, 2, 2, 1, 15, 15, 200),  # depthwise, stride 2
+    (8, 8, 1, 3, 1, 1, 1, 1, 1, 128),     # 1x1 plane: one partial pixel block
+]
+
+
+def _model(rng):
+    inits, nodes, ins, outs, feeds = [], [], [], [], {}
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(arr, name))
+        return name
+
+    for i, (ci, co, grp, k, st, p, d, h, w, zp) in enumerate(CASES):
+        x = f"c{i}_x"
+        ins.append(helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, ci, h, w]))
+        feeds[x] = (rng.standard_normal((1, ci, h, w)) * 2.0).astype(np.float32)
+        xs, xz = const(f"{x}_s", np.array(0.02, np.float32)), const(f"{x}_z", np.array(zp, np.uint8))
+        nodes.append(helper.make_node("QuantizeLinear", [x, xs, xz], [f"{x}_q"]))
+        # Full-range weights make the accumulators large.
+        wq = const(f"c{i}_w", rng.integers(-127, 128, (co, ci // grp, k, k)).astype(np.int8))
+        ws = const(f"c{i}_ws", (rng.random(co) * 0.02 + 0.005).astype(np.float32))
+        wz = const(f"c{i}_wz", np.zeros(co, np.int8))
+        ys, yz = const(f"c{i}_ys", np.array(0.3, np.float32)), const(f"c{i}_yz", np.array(125, np.uint8))
+        b = const(f"c{i}_b", rng.integers(-30000, 30000, co).astype(np.int32))
+        nodes.append(helper.make_node("QLinearConv", [f"{x}_q", xs, xz, wq, ws, wz, ys, yz, b], [f"c{i}_yq"],
+                                      kernel_shape=[k, k], strides=[st, st], pads=[p] * 4, dilations=[d, d],
+                                      group=grp))
+        ho = (h + 2 * p - d * (k - 1) - 1) // st + 1
+        wo = (w + 2 * p - d * (k - 1) - 1) // st + 1
+        nodes.append(helper.make_node("DequantizeLinear", [f"c{i}_yq", ys, yz], [f"c{i}_y"]))
+        outs.append(helper.make_tensor_value_info(f"c{i}_y", TensorProto.FLOAT, [1, co, ho, wo]))
+    return make_model(nodes, ins, outs, inits, opset=13), feeds
+
+
+def test_fast_int8_conv_is_bit_identical_to_the_portable_kernels(save, tmp_path, monkeypatch):
+    model, feeds = _model(np.random.default_rng(11))
+    path = save(model, "qconv.onnx")
+    g = run_passes(dequantize_prequantized(import_onnx(path)), pre_quant_passes())
+    gq, rep = quantize_graph(g, path, None)
+    assert rep["fallback_ops"] == []
+    assert [n.op_type for n in gq.nodes].count("QConv") == len(CASES)
+    args = [feeds[t] for t in gq.inputs]
+    fast = HostModel(gq, tmp_path / "fast").run(*args)
+    monkeypatch.setenv("EDGE_SDK_KERNELS", "portable")  # no SIMD path: the im2col / row kernels
+    portable = HostModel(gq, tmp_path / "portable").run(*args)
+    monkeypatch.delenv("EDGE_SDK_KERNELS")
+    for n in gq.nodes:
+        if n.op_type == "QConv":
+            n.attrs["reference"] = True
+    reference = HostModel(gq, tmp_path / "reference").run(*args)
+    for case, a, b, c in zip(CASES, fast, portable, reference):
+        np.testing.assert_array_equal(a, c, err_msg=f"fast path differs from the reference, case {case}")
+        np.testing.assert_array_equal(b, c, err_msg=f"portable path differs from the reference, case {case}")
+    # The sweep must exercise clamping at both ends and values in between.
+    allv = np.concatenate([np.asarray(a).ravel() for a in fast])
+    assert allv.min() < allv.max()
+
+
+@pytest.mark.skipif(not shutil.which("qemu-aarch64"), reason="qemu-user is installed by `make test`")
+def test_host_simd_int8_conv_is_bit_exact_with_an_arm_build(save, tmp_path):
+    """The cross-target proof: the aarch64 build has no VNNI path and must agree bit for bit."""
+    model, feeds = _model(np.random.default_rng(12))
+    path = save(model, "qconv.onnx")
+    host = edge_sdk.compile(path, out_dir=tmp_path / "host")
+    arm = edge_sdk.compile(path, device="rpi4", out_dir=tmp_path / "rpi4")
+    for case, a, b in zip(CASES, host.run(feeds), arm.run(feeds, emulate=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"host and aarch64 differ, case {case}")
