@@ -16,6 +16,7 @@ from .. import ir
 from ..quantize.fixedpoint import clamp_range, quantize_multiplier, quantize_multipliers
 from .conv import fast_kernels_enabled
 from .helpers import spatial_pads
+from .pool import pool_geometry
 from .registry import OpDef, register, unsupported
 
 QOPS_H = "edge_sdk/kernels/int8/qops.h"
@@ -313,23 +314,10 @@ class QPool(OpDef):
         act_range(node, g)
 
     def emit(self, node, g, e):
-        a = self.attributes(node)
-        x, y = g.tensor(node.inputs[0]).shape, g.tensor(node.outputs[0]).shape
-        r = len(x) - 2
-        k = list(a["kernel_shape"])
-        s = list(a.get("strides") or [1] * r)
-        d = list(a.get("dilations") or [1] * r)
-        begin, end = spatial_pads(list(x[2:]), k, s, d, a["auto_pad"], a.get("pads"))
-        if r == 1:
-            x, y, k, s, d, begin, end = (*x[:2], 1, x[2]), (*y[:2], 1, y[2]), [1] + k, [1] + s, [1] + d, [0] + begin, [0] + end
         lo, hi = act_range(node, g)
         _, zp = qparams(g, node.inputs[0])
-        p = e.params("edge_sdk::q8::QPoolParams", [
-            ("planes", x[0] * x[1]), ("h_in", x[2]), ("w_in", x[3]), ("h_out", y[2]), ("w_out", y[3]),
-            ("k_h", k[0]), ("k_w", k[1]), ("stride_h", s[0]), ("stride_w", s[1]),
-            ("pad_top", begin[0]), ("pad_left", begin[1]), ("dil_h", d[0]), ("dil_w", d[1]),
-            ("count_include_pad", bool(a["count_include_pad"])), ("pad_bottom", end[0]), ("pad_right", end[1]),
-            ("zp", zp), ("act_min", lo), ("act_max", hi)])
+        fields = pool_geometry(node, g, self.attributes(node))
+        p = e.params("edge_sdk::q8::QPoolParams", fields + [("zp", zp), ("act_min", lo), ("act_max", hi)])
         return f"edge_sdk::q8::{self.fn}<{p}>({e.ref(node.inputs[0])}, {e.ref(node.outputs[0])});"
 
 
