@@ -96,20 +96,19 @@ def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int =
         work = Path(tmp)
         q = quantize or "none"
         cal = None
+        ref_fp32 = _ort_session(path, threads)  # the baseline, and where the input shape comes from
         if q == "int8":
+            shape = [batch if not isinstance(d, int) else d for d in ref_fp32.get_inputs()[0].shape]
             if calibration is None:  # speed does not depend on the samples' content; say so in the result
-                shape = _ort_session(path, 1).get_inputs()[0].shape
-                shape = [batch if not isinstance(d, int) else d for d in shape]
                 cal = np.random.default_rng(0).random([16] + shape[1:], dtype=np.float32)
             else:
                 from .quantize.calibrate import load_samples
-                shape = [batch if not isinstance(d, int) else d for d in _ort_session(path, 1).get_inputs()[0].shape]
                 cal = np.concatenate(load_samples(calibration, tuple(shape)))
         t0 = time.perf_counter()
         model = compile_model(path, device=dev, out_dir=Path(out_dir) if out_dir else work / "model", batch=batch,
                               quantize=q, calibration=cal, progress=progress)
         compile_s = time.perf_counter() - t0
-        refs = {"onnxruntime_fp32": _ort_session(path, threads)}
+        refs = {"onnxruntime_fp32": ref_fp32}
         if q == "int8":
             in_name = refs["onnxruntime_fp32"].get_inputs()[0].name
             refs["onnxruntime_int8"] = _ort_session(_ort_int8_model(path, cal, in_name, work), threads)
