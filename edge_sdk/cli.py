@@ -147,7 +147,8 @@ def cmd_inspect(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import bench
     r = bench(args.model, device=args.device, runs=args.runs, warmup=args.warmup, threads=args.threads,
-              batch=args.batch, progress=_progress(args), quantize=args.quantize, calibration=args.calibration)
+              batch=args.batch, progress=_progress(args), quantize=args.quantize, calibration=args.calibration,
+              input_shapes=dict(args.input_shape or []))
     rows = [[f"edge-sdk ({r['quantize']})", *(f"{r['edge_sdk'][p]:.3f}" for p in ("p50_ms", "p90_ms", "p99_ms"))]]
     for k in ("onnxruntime_fp32", "onnxruntime_int8"):
         if k in r:

@@ -23,6 +23,8 @@ MAX_FOLDED_BYTES = 256 << 20
 def fix_input_shapes(model: onnx.ModelProto, batch: int, input_shapes: dict[str, tuple[int, ...]] | None):
     inits = {t.name for t in model.graph.initializer}
     input_shapes = dict(input_shapes or {})
+    if input_shapes:
+        _forget_derived_shapes(model)
     for vi in model.graph.input:
         if vi.name in inits:
             continue
@@ -50,6 +52,14 @@ def fix_input_shapes(model: onnx.ModelProto, batch: int, input_shapes: dict[str,
     if input_shapes:
         raise ModelError(f"--input-shape names unknown input(s): {', '.join(sorted(input_shapes))}",
                          "see `edge-sdk inspect` for the input names")
+
+
+def _forget_derived_shapes(model: onnx.ModelProto) -> None:
+    """A new input shape makes the exporter's recorded intermediate and output shapes
+    stale (YuNet records 640x640 everywhere); drop them so inference derives them again."""
+    del model.graph.value_info[:]
+    for vi in model.graph.output:
+        vi.type.tensor_type.ClearField("shape")
 
 
 def _infer(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
