@@ -11,7 +11,8 @@ from .compiler import compile  # noqa: E402
 from .errors import (DeviceError, DeviceFitError, EdgeError, InputError, ModelError,  # noqa: E402
                      ToolchainError, UnsupportedOpError, UserError)
 from .runtime import CompiledModel, load  # noqa: E402
+from .detector import Detector  # noqa: E402
 
-__all__ = ["compile", "load", "CompiledModel", "EdgeError", "UserError", "ModelError",
+__all__ = ["compile", "load", "CompiledModel", "Detector", "EdgeError", "UserError", "ModelError",
            "UnsupportedOpError", "DeviceError", "DeviceFitError", "InputError", "ToolchainError",
            "__version__"]

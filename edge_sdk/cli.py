@@ -233,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--calibration", help="calibration samples for int8 (default: random, fine for speed)")
     model_opts(b)
     add("demo", cmd_demo, "compile the bundled MesoNet and score the bundled face crops")
+    from .cli_faces import add_face_commands
+    add_face_commands(add)
     return p
 
 

@@ -1,6 +1,7 @@
 """Shared fixtures: small ONNX graphs built in-test, and onnxruntime as the reference."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
+
+# The detector's compiled-model cache: inside the checkout (ignored by git), so test runs
+# reuse it and never touch the user's ~/.cache.
+os.environ.setdefault("EDGE_SDK_CACHE", str(REPO / ".cache" / "edge-sdk"))
 
 
 def make_model(nodes, inputs, outputs, initializers=(), opset=17, functions=()):

@@ -74,10 +74,16 @@ class Preprocess:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise UserError(f"cannot read image '{path}'")
+        return self.from_bgr(bgr)
+
+    def from_bgr(self, bgr: np.ndarray) -> np.ndarray:
+        """A BGR uint8 image (as OpenCV gives) -> (1, C, H, W) or (1, H, W, C) float32."""
+        import cv2
         if bgr.shape[:2] != (self.height, self.width):
             bgr = cv2.resize(bgr, (self.width, self.height), interpolation=RESIZE[self.resize])
-        img = (bgr[:, :, ::-1] if self.channels == "rgb" else bgr).astype(np.float64) * self.scale
-        img = (img - np.asarray(self.mean, np.float64)) / np.asarray(self.std, np.float64)
+        img = (bgr[:, :, ::-1] if self.channels == "rgb" else bgr).astype(np.float32) * np.float32(self.scale)
+        if any(self.mean) or any(s != 1.0 for s in self.std):
+            img = (img - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         if self.layout == "nchw":
             img = img.transpose(2, 0, 1)
         return np.ascontiguousarray(img[None], dtype=np.float32)
