@@ -9,8 +9,9 @@ from onnx import numpy_helper
 
 from .. import ir
 from ..errors import ModelError, ShapeError, UnsupportedOpError
+from .limits import check_declared_dims, check_fold_hazards, check_resolved_sizes, check_shape_operands
 from .resolve_shapes import fix_input_shapes, resolve_shapes
-from .safe_load import load_onnx
+from .safe_load import load_onnx, one_line
 
 MIN_OPSET, MAX_OPSET = 7, 23
 
@@ -29,7 +30,7 @@ def _inline(model: onnx.ModelProto) -> onnx.ModelProto:
         from onnx import inliner
         return inliner.inline_local_functions(model)
     except Exception as e:
-        raise ModelError(f"could not inline the model's local functions: {e}") from None
+        raise ModelError(f"could not inline the model's local functions: {one_line(e)}") from None
 
 
 def _attr_value(a: onnx.AttributeProto):
@@ -108,6 +109,12 @@ def import_onnx(path: str | os.PathLike, batch: int = 1,
         raise UnsupportedOpError(f"model uses ONNX opset {opset}; edge-sdk supports opsets {MIN_OPSET}-{MAX_OPSET}",
                                  hint="re-export with an opset in range (e.g. torch.onnx.export(..., opset_version=17))")
     model = _inline(model)
+    check_declared_dims(model, fixed=False)
     fix_input_shapes(model, batch, input_shapes)
+    check_declared_dims(model, fixed=True)
+    check_shape_operands(model, opset)
+    check_fold_hazards(model, opset)
     model = resolve_shapes(model, opset)
-    return _to_ir(model, opset, str(path))
+    g = _to_ir(model, opset, str(path))
+    check_resolved_sizes(g)
+    return g

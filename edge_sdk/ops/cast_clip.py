@@ -42,6 +42,14 @@ class Clip(OpDef):
     inplace = True
     dtypes = NUMERIC
 
+    def check(self, node, g):
+        super().check(node, g)
+        for index in (1, 2):  # the emitter reads element [0] of a bound: it must have exactly one
+            name = node.input(index) if g.opset >= 11 else ""
+            if name and g.tensor(name).size != 1:
+                raise unsupported(node, g, f"bound '{name}' has shape {list(g.tensor(name).shape)}; "
+                                  "Clip's min and max are scalars", "re-export the model")
+
     def emit(self, node, g, e):
         x, y = node.inputs[0], node.outputs[0]
         ct = e.ctype(x)

@@ -49,6 +49,34 @@ def conv_geometry(node: ir.Node, g: ir.Graph, attrs: dict) -> dict:
                 dil_h=d[0], dil_w=d[1], groups=int(attrs.get("group", 1)), pad_bottom=end[0], pad_right=end[1])
 
 
+def check_weight_geometry(node: ir.Node, g: ir.Graph, attrs: dict, transpose: bool = False) -> None:
+    """Refuse weights that disagree with the input, group or kernel_shape.
+
+    ONNX shape inference does not check these, and the kernels index the weights
+    from the input's channel count: a mismatch would read past the weight array."""
+    x, w = g.tensor(node.inputs[0]).shape, weight_shape(node, g)
+    group = attrs.get("group", 1)
+    if not isinstance(group, (int, np.integer)) or group < 1:
+        raise unsupported(node, g, f"group must be a positive integer, got {group!r}")
+    if len(w) != len(x):
+        raise unsupported(node, g, f"weights {list(w)} have rank {len(w)} but the input {list(x)} has rank {len(x)}")
+    c_in, w_in, w_out = x[1], (w[0] if transpose else w[1]), (w[1] * group if transpose else w[0])
+    need_in = w_in if transpose else w_in * group
+    if c_in != need_in:
+        raise unsupported(node, g, f"input has {c_in} channels but weights {list(w)} with group {group} "
+                          f"expect {need_in}", "the weights do not belong to this input; re-export the model")
+    if (w[0] if transpose else w_out) % group:
+        raise unsupported(node, g, f"group {group} does not divide the {w[0]} "
+                          f"{'input' if transpose else 'output'} channels of the weights {list(w)}")
+    k = attrs.get("kernel_shape")
+    if k is not None and list(k) != list(w[2:]):
+        raise unsupported(node, g, f"kernel_shape {list(k)} disagrees with the weights' spatial shape {list(w[2:])}")
+    if len(node.inputs) > 2 and node.inputs[2]:
+        b = g.tensor(node.inputs[2]).shape
+        if tuple(b) != (w_out,):
+            raise unsupported(node, g, f"bias has shape {list(b)}, expected [{w_out}]")
+
+
 def is_depthwise(geo: dict) -> bool:
     return geo["groups"] == geo["c_in"] == geo["c_out"] and geo["groups"] > 1
 
@@ -82,6 +110,7 @@ class Conv(OpDef):
         if g.const(node.inputs[1]) is None:
             raise unsupported(node, g, "weights computed at run time are not supported",
                               "make the weights an initializer")
+        check_weight_geometry(node, g, self.attributes(node))
 
     def macs(self, node, g):
         geo = conv_geometry(node, g, self.attributes(node))

@@ -35,6 +35,8 @@ class ConvTranspose(OpDef):
         if g.const(node.inputs[1]) is None:
             raise unsupported(node, g, "weights computed at run time are not supported",
                               "make the weights an initializer")
+        from .conv import check_weight_geometry
+        check_weight_geometry(node, g, self.attributes(node), transpose=True)
 
     def macs(self, node, g):
         x = g.tensor(node.inputs[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InternalError
+from ..errors import InternalError, ModelError
 from .registry import OpDef, register, unsupported
 
 
@@ -16,7 +16,11 @@ class View(OpDef):
     def check(self, node, g):
         super().check(node, g)
         src, dst = g.tensor(node.inputs[0]), g.tensor(node.outputs[0])
-        if src.size != dst.size or src.dtype != dst.dtype:  # shapes come from ONNX inference: a bug upstream
+        if src.size != dst.size:  # ONNX inference does not catch every impossible Reshape (e.g. from a 0 dim)
+            raise ModelError(f"node '{node.name}' ({node.op_type}) cannot turn {list(src.shape)} "
+                             f"({src.size} elements) into {list(dst.shape)} ({dst.size} elements)",
+                             "check the target shape against the input's shape")
+        if src.dtype != dst.dtype:  # shapes come from ONNX inference: a bug upstream
             raise InternalError(f"node '{node.name}' ({node.op_type}) turns {src.dtype}{list(src.shape)} into "
                                 f"{dst.dtype}{list(dst.shape)}, which is not a view", "please report this with the model")
 
