@@ -145,6 +145,13 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if args.profile:
+        from .profile import format_profile, profile
+        r = profile(args.model, device=args.device, runs=args.runs, warmup=args.warmup, quantize=args.quantize,
+                    calibration=args.calibration, batch=args.batch, input_shapes=dict(args.input_shape or []),
+                    progress=_progress(args))
+        _print(args, r, format_profile(r))
+        return 0
     from .bench import bench
     r = bench(args.model, device=args.device, runs=args.runs, warmup=args.warmup, threads=args.threads,
               batch=args.batch, progress=_progress(args), quantize=args.quantize, calibration=args.calibration,
@@ -231,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--quantize", choices=["none", "int8"], default="none")
     b.add_argument("--calibration", help="calibration samples for int8 (default: random, fine for speed)")
+    b.add_argument("--profile", action="store_true",
+                   help="per-layer time (op, shape, MACs, us, %%, GMAC/s) of an instrumented build instead")
     model_opts(b)
     add("demo", cmd_demo, "compile the bundled MesoNet and score the bundled face crops")
     from .cli_faces import add_face_commands

@@ -1,6 +1,7 @@
 """The pipeline, in one direction: ONNX -> IR -> passes -> plan -> emit -> build -> load."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import platform
@@ -41,6 +42,7 @@ class Analysis:
     unsupported: list[UnsupportedOpError] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     quant_report: dict | None = None
+    quantized_graph: ir.Graph | None = None  # int8 graph before kernel lowering (what --emit-qdq writes)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -123,6 +125,7 @@ def analyze(path: str | Path, batch: int = 1, input_shapes=None, strict: bool = 
                             "or --quantize none for float32")
         g, report = quantize_graph(g, path, _calibration_data(quant, g), method=quant.method or DEFAULT_METHOD,
                                    keep_float=quant.keep_float, io=quant.io, on_progress=progress)
+    quantized = copy.deepcopy(g) if report is not None else None  # lowering fuses ops QDQ cannot express
     if not problems:
         g = run_passes(g, LOWERING_PASSES)
     t2 = time.perf_counter()
@@ -130,7 +133,7 @@ def analyze(path: str | Path, batch: int = 1, input_shapes=None, strict: bool = 
     macs = sum(lookup(n, g).macs(n, g) for n in g.nodes) if not problems else 0
     t3 = time.perf_counter()
     return Analysis(g, plan, sha, macs, problems, {"import_s": t1 - t0, "passes_s": t2 - t1, "plan_s": t3 - t2},
-                    quant_report=report)
+                    quant_report=report, quantized_graph=quantized)
 
 
 def _banner(model: Path, sha: str, command: str) -> str:
@@ -181,7 +184,7 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
         from .quantize.export_qdq import write_qdq
         if a.quant_report is None:
             raise UserError("--emit-qdq needs an int8 compile", "add --quantize int8 --calibration DATA")
-        write_qdq(g, emit_qdq)
+        write_qdq(a.quantized_graph, emit_qdq)
     assert plan is not None
     prefix = c_identifier(name or path.stem)
     command = command or "edge_sdk.compile(" + ", ".join(

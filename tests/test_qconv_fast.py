@@ -6,6 +6,8 @@ Shapes sweep the SIMD tile edges: channels 1..64 around 4/16/32 (the VNNI kernel
 16-lane vectors and 4-channel tiles), output planes around the 32-pixel block, 1x1/3x3/5x5
 kernels, stride 1/2, padding, dilation, groups and depthwise, and zero points at both ends of
 the int8 range (the VNNI path stores x + 128 as unsigned and folds 128 * sum(w) into the bias).
+The direct (qconv_x86_direct.h) and depthwise (qconv_x86_dw.h) VNNI paths get narrow wide-row
+layers and depthwise layers around their 16-pixel blocks and 4-tap quads.
 """
 from __future__ import annotations
 
@@ -42,6 +44,22 @@ CASES = [
     (17, 17, 17, 3, 1, 1, 1, 10, 10, 128),  # depthwise
     (32, 32, 32, 5, 2, 2, 1, 15, 15, 200),  # depthwise, stride 2
     (8, 8, 1, 3, 1, 1, 1, 1, 1, 128),     # 1x1 plane: one partial pixel block
+    # The direct VNNI path (qconv_x86_direct.h): narrow layers, rows of 16-pixel blocks.
+    (3, 8, 1, 3, 1, 1, 1, 9, 40, 128),    # Meso4's stem: 2 full blocks + a tail of 8
+    (8, 16, 1, 5, 1, 2, 1, 6, 33, 0),     # 5x5: two tap quads, the second mostly zero weights
+    (16, 32, 1, 3, 2, 1, 1, 7, 37, 255),  # stride 2, two 16-channel tiles
+    (5, 7, 1, 7, 1, 3, 1, 8, 16, 60),     # 7 taps per row, odd channel counts, one exact block
+    (4, 8, 1, 3, 1, 0, 2, 9, 21, 200),    # dilation 2: the direct path needs dil_w == 1
+    # The depthwise VNNI path (qconv_x86_dw.h): flattened planes, junk columns dropped.
+    (24, 24, 24, 3, 1, 1, 1, 6, 6, 90),   # MobileNet's small planes
+    (16, 16, 16, 3, 2, 1, 1, 13, 14, 128),  # stride 2 over odd and even sizes
+    (8, 8, 8, 5, 1, 2, 1, 20, 19, 30),    # 5x5: two tap quads per kernel row
+    (8, 8, 8, 3, 2, 0, 1, 9, 9, 250),     # stride 2, no padding
+    (8, 8, 8, 3, 1, 2, 2, 9, 9, 128),     # dilated depthwise: the row kernel
+    # Pointwise (1x1) convs on the VNNI path with vector packing of channel quads.
+    (24, 8, 1, 1, 1, 0, 1, 7, 9, 3),      # 63 pixels: a full and a partial 32-pixel block
+    (10, 4, 1, 1, 1, 0, 1, 6, 6, 177),    # 10 channels: the last quad half empty
+    (16, 16, 2, 1, 1, 0, 1, 5, 8, 128),   # grouped pointwise
 ]
 
 

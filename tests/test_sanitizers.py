@@ -34,7 +34,15 @@ SANITIZER_REPORT = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehavior
 # and broadcast adds/muls (squeeze-excitation), ceil-mode pooling, NHWC transposes, Softmax, ReduceMean.
 MODELS = [("meso4", "torchscript"), ("meso4", "dynamo"), ("mesoinception4", "torchscript"),
           ("resnet_small", "torchscript"), ("squeezenet11", "torchscript"), ("keras_nhwc_64", "torchscript"),
-          ("efficientnet_style_128", "dynamo"), ("resnet_small", "dynamo_raw")]
+          ("efficientnet_style_128", "dynamo"), ("resnet_small", "dynamo_raw"), ("seed_cnn_150", "torchscript")]
+# Every other test model (arch x exporter of tests/models/zoo.py) in the slow tier, so the whole zoo's
+# generated code has run under the sanitizers (make test-slow).
+SLOW_MODELS = [(a, e) for a in zoo.ARCHS for e in zoo.EXPORTERS if (a, e) not in MODELS]
+# int8 code (integer kernels, requantization, boundary quantize/dequantize): the default tier covers plain
+# convs + pooling + dense (meso4, about 20 s); depthwise, residual adds and the rest are slow-tier
+# (mobilenetv2's ASan build alone takes minutes on a busy machine).
+INT8_MODELS = [("meso4", "torchscript")]
+INT8_SLOW_MODELS = [(a, "torchscript") for a in zoo.ARCHS if (a, "torchscript") not in INT8_MODELS]
 
 DRIVER = r"""
 // Test driver: reads the inputs (concatenated, ONNX order), runs the model twice, writes the outputs.
@@ -177,10 +185,14 @@ def _build_driver(c: harness.Compiled, shrink: int = 0) -> Path:
     return exe
 
 
-def _run_driver(arch: str, exporter: str, layout: str, san_out: Path, shrink: int = 0):
+def _run_driver(arch: str, exporter: str, layout: str, san_out: Path, shrink: int = 0, quant: str = "none"):
     path = zoo.export(arch, exporter)
-    # Sources only: the sanitizer build below is the one that matters here.
-    c = harness.compile_once(path, san_out, f"{arch}-{exporter}", name=arch, build=False)
+    if quant == "int8":  # built too: the host library's output is the int8 reference
+        cal = np.concatenate([zoo.make_input(arch, seed) for seed in range(1, 9)])
+        c = harness.compile_once(path, san_out, f"{arch}-{exporter}-int8", name=arch, quantize="int8",
+                                 calibration=cal)
+    else:  # sources only: the sanitizer build below is the one that matters here
+        c = harness.compile_once(path, san_out, f"{arch}-{exporter}", name=arch, build=False)
     exe = _build_driver(c, shrink)
     x = zoo.make_input(arch)
     xin = c.out_dir / f"input-{layout}{shrink}.bin"
@@ -202,7 +214,8 @@ def test_too_small_arena_is_caught(layout, san_out):
 
 @pytest.mark.skipif(CXX is None, reason="clang++-19 not installed")
 @pytest.mark.parametrize("layout", ["heap", "guarded"])
-@pytest.mark.parametrize("arch, exporter", [pytest.param(a, e, id=f"{a}-{e}") for a, e in MODELS])
+@pytest.mark.parametrize("arch, exporter", [pytest.param(a, e, id=f"{a}-{e}") for a, e in MODELS] +
+                         [pytest.param(a, e, id=f"{a}-{e}", marks=pytest.mark.slow) for a, e in SLOW_MODELS])
 def test_generated_code_is_sanitizer_clean(arch, exporter, layout, san_out):
     path, c, x, yout, r = _run_driver(arch, exporter, layout, san_out)
     report = SANITIZER_REPORT.search(r.stderr)
@@ -210,3 +223,18 @@ def test_generated_code_is_sanitizer_clean(arch, exporter, layout, san_out):
     spec = c.model.outputs[0]
     got = np.fromfile(yout, dtype=spec["dtype"]).reshape(spec["shape"])
     harness.assert_matches(got, harness.ort_run(path, x))
+
+
+@pytest.mark.skipif(CXX is None, reason="clang++-19 not installed")
+@pytest.mark.parametrize("layout", ["heap", "guarded"])
+@pytest.mark.parametrize("arch, exporter", [pytest.param(a, e, id=f"{a}-{e}") for a, e in INT8_MODELS] +
+                         [pytest.param(a, e, id=f"{a}-{e}", marks=pytest.mark.slow) for a, e in INT8_SLOW_MODELS])
+def test_int8_generated_code_is_sanitizer_clean(arch, exporter, layout, san_out):
+    path, c, x, yout, r = _run_driver(arch, exporter, layout, san_out, quant="int8")
+    report = SANITIZER_REPORT.search(r.stderr)
+    assert r.returncode == 0 and report is None, f"exit {r.returncode}\n{r.stderr[-6000:]}"
+    spec = c.model.outputs[0]
+    got = np.fromfile(yout, dtype=spec["dtype"]).reshape(spec["shape"])
+    want = c.model.run(x)[0]  # the same generated code built normally (-O3, no sanitizers)
+    scale = float(np.max(np.abs(want))) or 1.0
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * scale)

@@ -4,6 +4,9 @@ Output is deterministic: the same model and options give byte-identical files.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
 import re
 from dataclasses import dataclass
 
@@ -23,6 +26,21 @@ class Sources:
     files: dict[str, str]      # file name -> text
     headers: set[str]          # kernel headers used (relative to cpp/include)
     prefix: str
+
+
+# Set by instrumented(): the generated run function records a steady_clock timestamp after
+# each node (for `edge-sdk bench --profile`, edge_sdk/profile.py).  Host builds only.
+_PROFILE = contextvars.ContextVar("edge_sdk_profile", default=False)
+PROFILE_FILE = "profile_nodes.json"  # which node each timestamp follows (name, op, shape, MACs)
+
+
+@contextlib.contextmanager
+def instrumented():
+    token = _PROFILE.set(True)
+    try:
+        yield
+    finally:
+        _PROFILE.reset(token)
 
 
 def c_identifier(name: str) -> str:
@@ -58,6 +76,8 @@ def write_sources(g: ir.Graph, plan: ArenaPlan, prefix: str, banner: str, sha256
 
     e = EmitContext(g, plan, names, ns)
     body: list[str] = []
+    profile = _PROFILE.get()
+    marks: list[dict] = []  # profiling: the node behind each timestamp after the first
     for i, n in enumerate(g.nodes):
         d = lookup(n, g)
         e.node_index = i
@@ -71,6 +91,10 @@ def write_sources(g: ir.Graph, plan: ArenaPlan, prefix: str, banner: str, sha256
             continue
         code = d.emit(n, g, e)
         body.extend("  " + line if line else "" for line in code.strip("\n").split("\n"))
+        if profile:
+            marks.append({"node": n.name, "op": n.op_type, "shape": list(g.tensor(n.outputs[0]).shape),
+                          "macs": int(d.macs(n, g))})
+            body.append(f"  profile_mark({len(marks)});")
     # Graph outputs that no node writes (constants, inputs) or that repeat another output.
     written = {o for n in g.nodes for o in n.outputs}
     seen_out: set[str] = set()
@@ -135,18 +159,31 @@ def write_sources(g: ir.Graph, plan: ArenaPlan, prefix: str, banner: str, sha256
                  + "\n".join(weight_decls) + f"\n}}  // namespace {ns}\n")
     weights_cpp = (f"{banner}\n#include \"{prefix}_weights.h\"\n\nnamespace {ns} {{\n"
                    + "\n".join(weight_defs) + f"\n}}  // namespace {ns}\n")
+    prof_decls, prof_api = [], []
+    if profile:
+        prof_decls = [f"uint64_t profile_ns[{len(marks) + 1}];  // steady_clock after each node (instrumented build)",
+                      "inline void profile_mark(int k) {",
+                      "  profile_ns[k] = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(",
+                      "      std::chrono::steady_clock::now().time_since_epoch()).count());",
+                      "}"]
+        prof_api = [f"extern \"C\" EDGE_SDK_EXPORT const uint64_t* {prefix}_profile_ns(void) {{",
+                    f"  return {ns}::profile_ns;", "}", ""]
+        body.insert(0, "  profile_mark(0);")
     model_cpp = "\n".join([
         banner,
         f"#include \"{prefix}.h\"",
         f"#include \"{prefix}_weights.h\"",
         "#include <cstring>",
+        *(["#include <chrono>"] if profile else []),
         *[f"#include <{h}>" for h in headers],
         "",
         f"namespace {ns} {{",
         *e.decls,
         *io_info,
+        *prof_decls,
         f"}}  // namespace {ns}",
         "",
+        *prof_api,
         f"extern \"C\" EDGE_SDK_EXPORT int {prefix}_run(const void* const* inputs, void* const* outputs, void* arena) {{",
         f"  using namespace {ns};",
         f"  if ({macro}_ARENA_BYTES != 0 && arena == nullptr) return EDGE_ERR_NULL_ARENA;",
@@ -169,6 +206,8 @@ def write_sources(g: ir.Graph, plan: ArenaPlan, prefix: str, banner: str, sha256
     ])
     files = {f"{prefix}.h": model_h, f"{prefix}.cpp": model_cpp,
              f"{prefix}_weights.h": weights_h, f"{prefix}_weights.cpp": weights_cpp}
+    if profile:
+        files[PROFILE_FILE] = json.dumps(marks, indent=1) + "\n"
     return Sources(files, set(headers), prefix)
 
 

@@ -102,7 +102,8 @@ def _flt(v: float) -> str:
 def conv_geometry_2d(node: ir.Node, g: ir.Graph) -> dict:
     a = node.attrs
     x, w = g.tensor(node.inputs[0]).shape, g.tensor(node.inputs[1]).shape
-    y = g.tensor(node.outputs[0]).shape
+    # A fused epilogue (passes/fuse_qconv_epilogue.py) records the conv's own output.
+    y = a["conv_out"]["shape"] if "conv_out" in a else g.tensor(node.outputs[0]).shape
     r = len(x) - 2
     k = list(a.get("kernel_shape") or w[2:])
     s = list(a.get("strides") or [1] * r)
@@ -123,9 +124,101 @@ def _requant_arrays(e, g: ir.Graph, x: str, w: str, y: str, n_out: int) -> tuple
     return e.array("int32_t", mult), e.array("int32_t", shift)
 
 
+def conv_scratch_bytes(geo: dict) -> int:
+    """Scratch of conv2d_s8 (qconv.h) for this geometry: whichever path it picks."""
+    span = (geo["w_out"] - 1) * geo["stride_w"] + (geo["k_w"] - 1) * geo["dil_w"] + 1
+    rows = geo["c_out"] // geo["groups"] * geo["w_out"] * 4 + span * 2  # rows_scratch_bytes in qconv.h
+    im2col = geo["w_out"] * (geo["c_in"] // geo["groups"]) * geo["k_h"] * geo["k_w"]
+    k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
+    # vnni_scratch_bytes in qconv_x86.h (reserved on every target: the emitter does not know the ISA)
+    vnni = (k + 3) // 4 * 4 * 32 if fast_kernels_enabled() else 0
+    simd = [direct_scratch_bytes(geo, 1), dw_scratch_bytes(geo)] if fast_kernels_enabled() else []
+    return max(rows, im2col, vnni, *simd)
+
+
+def dw_scratch_bytes(geo: dict) -> int:
+    """vnni_dw_scratch_bytes<P>() in qconv_x86_dw.h (only used for depthwise geometries)."""
+    g = geo  # use_vnni_dw<P>()
+    if not (g["groups"] == g["c_in"] == g["c_out"] and g["dil_h"] == g["dil_w"] == 1 and g["stride_h"] in (1, 2)
+            and g["stride_w"] == g["stride_h"] and g["k_w"] <= 8 and g["k_h"] <= 8):
+        return 0
+    s, q = geo["stride_w"], (geo["k_w"] + 3) // 4
+    span = (geo["w_out"] - 1) * s + geo["k_w"]
+    wp = (span + s - 1) // s * s
+    rows = (geo["h_out"] - 1) * s + geo["k_h"]
+    plane = ((rows + s - 1) // s + 1) * wp + 64
+    return s * plane + geo["h_out"] * (wp // s) + 16 + geo["k_h"] * q * 4
+
+
+def uses_direct(geo: dict) -> bool:
+    """use_vnni_direct<P>() in qconv_x86_direct.h."""
+    g = geo
+    return (g["groups"] == 1 and g["dil_w"] == 1 and g["stride_w"] in (1, 2) and g["k_w"] <= 8 and g["w_out"] >= 16
+            and g["c_in"] <= 64 and (g["c_out"] <= 16 or (g["c_out"] % 16 == 0 and g["c_out"] <= 32))
+            and g["c_in"] * g["k_h"] * g["k_w"] >= 8)
+
+
+def direct_scratch_bytes(geo: dict, rows: int) -> int:
+    """direct_scratch_bytes<P>(rows) in qconv_x86_direct.h: quad weights + padded input rows."""
+    if not uses_direct(geo):
+        return 0
+    q = (geo["k_w"] + 3) // 4
+    row_len = _align64((geo["w_out"] - 1) * geo["stride_w"] + 4 * (q - 1) + 64)
+    nrows = (rows - 1) * geo["stride_h"] + (geo["k_h"] - 1) * geo["dil_h"] + 1
+    return geo["c_out"] * geo["c_in"] * geo["k_h"] * q * 4 + geo["c_in"] * nrows * row_len
+
+
+def _align64(n: int) -> int:
+    return (n + 63) // 64 * 64
+
+
+def pooled_bands(geo: dict, pool_h: int, rows: int) -> list[tuple[int, int, dict]] | None:
+    """Runs (row_begin, row_end, band geometry) of a fused conv: pooled row r is computed from
+    conv rows [r*pool_h, (r+1)*pool_h), which read input rows [a0, a0 + h_in) with pad_top
+    padding rows above them; consecutive rows with the same window shape share one call.
+    None when a band would read nothing but padding (the pass then leaves the conv unfused)."""
+    runs: list[tuple[int, int, dict]] = []
+    for r in range(rows):
+        top = r * pool_h * geo["stride_h"] - geo["pad_top"]
+        bottom = top + (pool_h - 1) * geo["stride_h"] + (geo["k_h"] - 1) * geo["dil_h"]
+        a0, a1 = max(top, 0), min(bottom, geo["h_in"] - 1)
+        if a1 < a0:
+            return None
+        band = dict(geo, n=1, h_in=a1 - a0 + 1, pad_top=a0 - top, h_out=pool_h)
+        if runs and runs[-1][2] == band:
+            runs[-1] = (runs[-1][0], r + 1, band)
+        else:
+            runs.append((r, r + 1, band))
+    return runs
+
+
+def fused_scratch_bytes(geo: dict, pool_h: int, pool_w: int, rows: int) -> int:
+    """qconv_pool.h's scratch: band input + band output + the band conv's own."""
+    bands = max(_align64(b["c_in"] * b["h_in"] * b["w_in"]) + _align64(b["c_out"] * pool_h * b["w_out"])
+                + conv_scratch_bytes(b) for _, _, b in pooled_bands(geo, pool_h, rows))
+    # conv2d_s8_fused_direct (x86 VNNI) runs the whole conv instead where it applies
+    direct = fast_kernels_enabled() and uses_direct(geo) and 16 % pool_w == 0
+    return max(bands, direct_scratch_bytes(geo, pool_h) + 64 if direct else 0)
+
+
+def _conv_out_q(node: ir.Node, g: ir.Graph) -> tuple[float, int]:
+    """(scale, zero point) of the conv's own output (before a fused epilogue)."""
+    c = node.attrs.get("conv_out")
+    return tuple(c["q"]) if c else qparams(g, node.outputs[0])
+
+
+def _conv_act_range(node: ir.Node, g: ir.Graph) -> tuple[int, int]:
+    r = clamp_range(node.attrs.get("activation"), *_conv_out_q(node, g))
+    if r is None:
+        raise unsupported(node, g, f"fused activation {node.attrs['activation'][0]} is not a clamp in int8")
+    return r
+
+
 @register
 class QConv(OpDef):
-    """Conv on int8 NCHW activations, int8 per-output-channel weights, int32 bias."""
+    """Conv on int8 NCHW activations, int8 per-output-channel weights, int32 bias.  May carry a
+    fused epilogue (passes/fuse_qconv_epilogue.py): a per-channel table (inputs 3, 4: the
+    depthwise 1x1 conv it replaces) and a MaxPool; then the output is the pooled tensor."""
     op_type = "QConv"
     header = QOPS_H
     dtypes = I8
@@ -134,33 +227,71 @@ class QConv(OpDef):
         super().check(node, g)
         if len(g.tensor(node.inputs[0]).shape) not in (3, 4):
             raise unsupported(node, g, "only 1-D and 2-D int8 convolution is supported")
-        act_range(node, g)
+        _conv_act_range(node, g)
 
     def macs(self, node, g):
-        return g.tensor(node.outputs[0]).size * int(np.prod(g.tensor(node.inputs[1]).shape[1:]))
+        y = node.attrs["conv_out"]["shape"] if "conv_out" in node.attrs else g.tensor(node.outputs[0]).shape
+        return int(np.prod(y)) * int(np.prod(g.tensor(node.inputs[1]).shape[1:]))
 
     def scratch_bytes(self, node, g):
         geo = conv_geometry_2d(node, g)
-        span = (geo["w_out"] - 1) * geo["stride_w"] + (geo["k_w"] - 1) * geo["dil_w"] + 1
         if node.attrs.get("reference"):
             return 4 * geo["h_out"] * geo["w_out"]  # the reference kernel's accumulator plane
-        rows = geo["c_out"] // geo["groups"] * geo["w_out"] * 4 + span * 2  # rows_scratch_bytes in qconv.h
-        im2col = geo["w_out"] * (geo["c_in"] // geo["groups"]) * geo["k_h"] * geo["k_w"]
-        k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
-        # vnni_scratch_bytes in qconv_x86.h (reserved on every target: the emitter does not know the ISA)
-        vnni = (k + 3) // 4 * 4 * 32 if fast_kernels_enabled() else 0
-        return max(rows, im2col, vnni)  # whichever path qconv.h picks (use_vnni, use_im2col)
+        if "conv_out" in node.attrs:
+            return fused_scratch_bytes(geo, *node.attrs.get("fused_pool", (1, 1)), g.tensor(node.outputs[0]).shape[2])
+        return conv_scratch_bytes(geo)
+
+    def _emit_fused(self, node, g, e, geo, consts, simd):
+        """conv2d_s8_pooled_rows calls (qconv_pool.h), one per run of same-shaped bands."""
+        e.headers.add("edge_sdk/kernels/int8/qconv_pool.h")
+        sy, zy = qparams(g, node.outputs[0])
+        ph, pw = node.attrs.get("fused_pool", (1, 1))
+        y = g.tensor(node.outputs[0]).shape
+        lut = "nullptr"
+        if "post_lut" in node.attrs:
+            c = geo["c_out"]
+            s_mid, z_mid = _conv_out_q(node, g)
+            w2 = g.const(node.inputs[3]).astype(np.int64).reshape(-1)
+            b2 = g.const(node.input(4))
+            b2 = np.zeros(c, np.int64) if b2 is None else b2.astype(np.int64).reshape(-1)
+            sw2 = np.broadcast_to(np.asarray(g.tensor(node.inputs[3]).quant.scale, np.float64).reshape(-1), (c,))
+            m2, s2 = quantize_multipliers(s_mid * sw2 / sy)
+            lo2, hi2 = clamp_range(node.attrs["post_lut"].get("activation"), sy, zy)
+            arrays = [e.array("int32_t", v.astype(np.int32)) for v in (w2, b2, np.asarray(m2), np.asarray(s2))]
+            lut = e.unique("lut")
+            e.decl(f"constexpr edge_sdk::q8::ChannelLut<{c}> {lut} = edge_sdk::q8::affine_lut<{c}>("
+                   f"{', '.join(arrays)}, {z_mid}, {zy}, {lo2}, {hi2});")
+            lut += ".v"
+        lo, hi = clamp_range(node.attrs.get("pool_activation"), sy, zy)
+        pe = e.params("edge_sdk::q8::QConvPoolParams", [
+            ("c_out", geo["c_out"]), ("c_in", geo["c_in"]), ("h_in", geo["h_in"]), ("w_in", geo["w_in"]),
+            ("stride_h", geo["stride_h"]), ("pad_top", geo["pad_top"]), ("w_conv", geo["w_out"]),
+            ("pool_h", ph), ("pool_w", pw), ("h_out", y[2]), ("w_out", y[3]), ("has_lut", lut != "nullptr"),
+            ("act_min", lo), ("act_max", hi), ("exact_epilogue", bool(node.attrs.get("exact_epilogue")))])
+        x, out = e.ref(node.inputs[0]), e.ref(node.outputs[0])
+        pf = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
+        lines = [f"if (!edge_sdk::q8::conv2d_s8_fused_direct<{pf}, {pe}{simd}>({x}, {{w}}, {{bu}}, {{m}}, {{s}}, "
+                 f"{lut}, {out}, {e.scratch('void')})) {{"]
+        for r0, r1, band in pooled_bands(geo, ph, y[2]):
+            pb = e.params("edge_sdk::q8::QConvParams", list(band.items()) + consts)
+            lines.append(f"  edge_sdk::q8::conv2d_s8_pooled_rows<{pb}, {pe}{simd}>({x}, {{args}}, {lut}, {out}, "
+                         f"{e.scratch('void')}, {r0}, {r1});")
+        return lines + ["}"]
 
     def emit(self, node, g, e):
         geo = conv_geometry_2d(node, g)
         _, zx = qparams(g, node.inputs[0])
-        _, zy = qparams(g, node.outputs[0])
-        lo, hi = act_range(node, g)
-        p = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + [
-            ("zp_in", zx), ("zp_out", zy), ("act_min", lo), ("act_max", hi)])
-        m, s = _requant_arrays(e, g, node.inputs[0], node.inputs[1], node.outputs[0], geo["c_out"])
+        _, zy = _conv_out_q(node, g)
+        lo, hi = _conv_act_range(node, g)
+        consts = [("zp_in", zx), ("zp_out", zy), ("act_min", lo), ("act_max", hi)]
+        sx, _ = qparams(g, node.inputs[0])
+        sw = np.broadcast_to(np.asarray(g.tensor(node.inputs[1]).quant.scale, np.float64).reshape(-1), (geo["c_out"],))
+        mult, shift = quantize_multipliers(sx * sw / _conv_out_q(node, g)[0])
+        m, s = e.array("int32_t", mult), e.array("int32_t", shift)
         x, y, wt, b = e.ref(node.inputs[0]), e.ref(node.outputs[0]), e.ref(node.inputs[1]), e.ref(node.input(2))
+        simd = "" if fast_kernels_enabled() else ", false"  # EDGE_SDK_KERNELS=portable: no SIMD path
         if node.attrs.get("reference"):  # tests: force the reference kernel
+            p = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
             return (f"edge_sdk::q8::conv2d_s8_reference<{p}>({x}, {wt}, {b}, {m}, {s}, {y}, "
                     f"{e.scratch('int32_t')});")
         w = g.const(node.inputs[1]).astype(np.int64)
@@ -171,7 +302,13 @@ class QConv(OpDef):
         # bias - (zp_in + 128) * sum(w): the x86 VNNI path multiplies x + 128 (unsigned) by w.
         folded_u8 = np.clip(bias - (zx + 128) * w.reshape(w.shape[0], -1).sum(axis=1), -(1 << 31), (1 << 31) - 1)
         bu = e.array("int32_t", folded_u8.astype(np.int32))
-        simd = "" if fast_kernels_enabled() else ", false"  # EDGE_SDK_KERNELS=portable: no SIMD path
+        if "conv_out" in node.attrs:
+            subst = {"{args}": f"{wt}, {b}, {bf}, {bu}, {m}, {s}", "{w}": wt, "{bu}": bu, "{m}": m, "{s}": s}
+            lines = self._emit_fused(node, g, e, geo, consts, simd)
+            for k, v in subst.items():
+                lines = [line.replace(k, v) for line in lines]
+            return "\n".join(lines)
+        p = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
         return f"edge_sdk::q8::conv2d_s8<{p}{simd}>({x}, {wt}, {b}, {bf}, {bu}, {m}, {s}, {y}, {e.scratch('void')});"
 
 
@@ -388,5 +525,16 @@ class QLookup(OpDef):
 
     def emit(self, node, g, e):
         n = g.tensor(node.outputs[0]).size
-        return (f"edge_sdk::q8::lut_s8({e.ref(node.inputs[0])}, {e.ref(node.outputs[0])}, {n}u, "
-                f"{e.ref(node.inputs[1])});")
+        table = e.ref(node.inputs[1])
+        ti = node.attrs.get("times_input")
+        if ti:  # passes/fuse_qlookup_mul.py: y = QMul(x, table[x]) as one table, built by the C++ compiler
+            (sx, zx), (st, zt) = qparams(g, node.inputs[0]), tuple(ti["t_q"])
+            sy, zy = qparams(g, node.outputs[0])
+            m, s = quantize_multiplier((sx * st if ti["x_first"] else st * sx) / sy)  # as QMul.emit
+            lo, hi = act_range(node, g)
+            t = e.array("int8_t", g.const(node.inputs[1]))
+            table = e.unique("lut")
+            e.decl(f"constexpr edge_sdk::q8::Table256 {table} = edge_sdk::q8::lut_times_input("
+                   f"{t}, {zx}, {zt}, {m}, {s}, {zy}, {lo}, {hi});")
+            table += ".v"
+        return f"edge_sdk::q8::lut_s8({e.ref(node.inputs[0])}, {e.ref(node.outputs[0])}, {n}u, {table});"

@@ -28,8 +28,8 @@ def _fusable_conv(g: ir.Graph, n: ir.Node) -> bool:
     return not is_depthwise(conv_geometry(n, g, n.attrs))
 
 
-def _plain_maxpool(g: ir.Graph, p: ir.Node) -> tuple[int, int, int, int] | None:
-    if p.op_type != "MaxPool" or len([o for o in p.outputs if o]) != 1 or p.attr("ceil_mode", 0):
+def _plain_maxpool(g: ir.Graph, p: ir.Node, op_type: str = "MaxPool") -> tuple[int, int, int, int] | None:
+    if p.op_type != op_type or len([o for o in p.outputs if o]) != 1 or p.attr("ceil_mode", 0):
         return None
     if p.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID") or any(p.attr("pads") or []):
         return None

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "requant.h"
+#include "requant_x86.h"
 
 namespace edge_sdk {
 namespace q8 {
@@ -24,6 +25,13 @@ struct QConvParams {
   int act_min, act_max;  // fused activation as the clamp range
 };
 
+// A 1x1 conv whose output pixels are its input pixels (a GEMM over channels).
+template <const QConvParams& P>
+constexpr bool pointwise() {
+  return P.k_h == 1 && P.k_w == 1 && P.stride_h == 1 && P.stride_w == 1 && P.pad_top == 0 && P.pad_left == 0 &&
+         P.h_out == P.h_in && P.w_out == P.w_in;
+}
+
 // First and one-past-last output index o with 0 <= o*stride + tap_off < in_len.
 constexpr int tap_begin(int tap_off, int stride) { return tap_off >= 0 ? 0 : (-tap_off + stride - 1) / stride; }
 constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
@@ -35,6 +43,10 @@ constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
 }  // namespace edge_sdk
 
 #include "qconv_x86.h"  // AVX-512 VNNI path (compiled only where the target has it)
+#include "qconv_x86_direct.h"  // AVX-512 VNNI direct path for narrow layers (needs VBMI too)
+#include "qconv_x86_dw.h"  // AVX-512 VNNI depthwise path (needs VBMI too)
+#include "qconv_neon.h"  // ARM NEON / SDOT path (AArch64, ARMv7 NEON)
+#include "qconv_dsp.h"   // Cortex-M DSP SMLAD path (M4/M7/M33 without NEON)
 
 namespace edge_sdk {
 namespace q8 {
@@ -152,9 +164,8 @@ inline void conv2d_s8_rows(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
           const int oc = g * cout_g + ocg;
           const int32_t m = mult[oc];
           const int s = shift[oc];
-          const int32_t* a = acc + ocg * P.w_out;
           int8_t* orow = out_b + static_cast<size_t>(oc) * plane_out + static_cast<size_t>(oh) * P.w_out;
-          for (int ow = 0; ow < P.w_out; ++ow) orow[ow] = requantize(a[ow], m, s, P.zp_out, P.act_min, P.act_max);
+          requantize_span(acc + ocg * P.w_out, P.w_out, m, s, P.zp_out, P.act_min, P.act_max, orow);
         }
       }
     }
@@ -230,8 +241,9 @@ constexpr bool use_im2col() { return P.c_out / P.groups >= 32 && patch_len<P>() 
 // planes).  Depthwise convs (one input channel per group) stay on the row kernel.
 template <const QConvParams& P>
 constexpr bool use_vnni() {
-  return (P.c_out / P.groups >= 32 || (P.c_out / P.groups >= 8 && P.w_out < 16)) && P.c_in / P.groups > 1 &&
-         patch_len<P>() >= 8;
+  return (P.c_out / P.groups >= 32 || (P.c_out / P.groups >= 8 && P.w_out < 16) ||
+          (P.c_out / P.groups >= 4 && pointwise<P>())) &&
+         P.c_in / P.groups > 1 && patch_len<P>() >= 8;
 }
 
 // bias: the reference's; bias_folded = bias - zp_in*sum(w) (im2col path);
@@ -240,11 +252,43 @@ constexpr bool use_vnni() {
 template <const QConvParams& P, bool kSimd = true>
 inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* bias, const int32_t* bias_folded,
                       const int32_t* bias_u8, const int32_t* mult, const int32_t* shift, int8_t* out, void* scratch) {
+#if defined(EDGE_Q8_HAVE_VNNI_DW)
+  if constexpr (kSimd && use_vnni_dw<P>()) {
+    (void)bias;
+    (void)bias_folded;
+    conv2d_s8_vnni_dw<P>(in, w, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
+    return;
+  }
+#endif
+#if defined(EDGE_Q8_HAVE_VNNI_DIRECT)
+  if constexpr (kSimd && use_vnni_direct<P>()) {
+    (void)bias;
+    (void)bias_folded;
+    conv2d_s8_vnni_direct<P>(in, w, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
+    return;
+  }
+#endif
 #if defined(EDGE_Q8_HAVE_VNNI)
   if constexpr (kSimd && use_vnni<P>()) {
     (void)bias;
     (void)bias_folded;
     conv2d_s8_vnni<P>(in, w, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
+    return;
+  }
+#endif
+#if defined(EDGE_Q8_HAVE_NEON)
+  if constexpr (kSimd && use_neon<P>()) {
+    (void)bias;
+    (void)bias_u8;
+    conv2d_s8_neon<P>(in, w, bias_folded, mult, shift, out, static_cast<int8_t*>(scratch));
+    return;
+  }
+#endif
+#if defined(EDGE_Q8_HAVE_DSP)
+  if constexpr (kSimd && use_dsp<P>()) {
+    (void)bias_folded;
+    (void)bias_u8;
+    conv2d_s8_dsp<P>(in, w, bias, mult, shift, out, static_cast<int16_t*>(scratch));
     return;
   }
 #endif

@@ -10,12 +10,18 @@
 // multiply-added into 16 pixels at once.  No weight re-layout is needed.
 #pragma once
 
-#include "requant.h"
+#include "requant_x86.h"
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512F__) && !defined(EDGE_SDK_KERNELS_PORTABLE)
 #define EDGE_Q8_HAVE_VNNI 1
 #include <immintrin.h>
 #include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 AVX-512 headers (see requant_x86.h)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 
 namespace edge_sdk {
 namespace q8 {
@@ -46,10 +52,36 @@ EDGE_Q8_INLINE __m512i vnni_weight_quad(const int8_t* wr, int q) {
 
 template <const QConvParams& P>
 inline void vnni_requant_store(const __m512i acc[2], int32_t m, int s, int8_t* o, int count) {
-  alignas(64) int32_t a[kVnniPixels];
-  _mm512_store_si512(reinterpret_cast<__m512i*>(a), acc[0]);
-  _mm512_store_si512(reinterpret_cast<__m512i*>(a + 16), acc[1]);
-  for (int i = 0; i < count; ++i) o[i] = requantize(a[i], m, s, P.zp_out, P.act_min, P.act_max);
+  // requantize_x16 is requantize() on 16 lanes (requant_x86.h, tested bit-exact against it).
+  for (int h = 0; h < 2 && h * 16 < count; ++h) {
+    const int n = count - h * 16 < 16 ? count - h * 16 : 16;
+    const __m512i r = requantize_x16(acc[h], m, s, P.zp_out, P.act_min, P.act_max);
+    _mm512_mask_cvtepi32_storeu_epi8(o + h * 16, static_cast<__mmask16>((1u << n) - 1), r);
+  }
+}
+
+// A 1x1 convolution's (pointwise<P>() in qconv.h) patch of pixel p is the column x[:, p]: four
+// channel rows interleaved byte by byte give patches[q][pixel][4] with vector loads instead of a
+// per-byte gather.
+// patches[q][px][j] = x[4q + j][px] + 128 for px < count (x: channel rows `plane` bytes apart,
+// already offset to the block's first pixel).  Channels past cin and pixels past count read as
+// 0 + 128 or 0: their weights are zero / their outputs are not stored.
+template <int cin, int plane>
+EDGE_Q8_INLINE void vnni_pack_pointwise(const int8_t* x, int count, uint8_t* patches) {
+  constexpr int Q = vnni_quads(cin);
+  for (int h = 0; h < kVnniPixels / 16; ++h) {
+    const int n = count - 16 * h;
+    const __mmask16 k = n >= 16 ? static_cast<__mmask16>(0xFFFF) : (n > 0 ? static_cast<__mmask16>((1u << n) - 1) : 0);
+    for (int q = 0; q < Q; ++q) {
+      __m512i v = _mm512_setzero_si512();
+      for (int j = 0; j < 4 && 4 * q + j < cin; ++j) {
+        const __m128i row = _mm_maskz_loadu_epi8(k, x + static_cast<size_t>(4 * q + j) * plane + 16 * h);
+        v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(row), 8 * j));
+      }
+      v = _mm512_xor_si512(v, _mm512_set1_epi32(static_cast<int32_t>(0x80808080u)));
+      _mm512_storeu_si512(patches + static_cast<size_t>(q) * 4 * kVnniPixels + 64 * h, v);
+    }
+  }
 }
 
 template <const QConvParams& P>
@@ -70,6 +102,9 @@ inline void conv2d_s8_vnni(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
     for (int g = 0; g < P.groups; ++g) {
       for (int p0 = 0; p0 < plane_out; p0 += kVnniPixels) {
         const int count = plane_out - p0 < kVnniPixels ? plane_out - p0 : kVnniPixels;
+        if constexpr (pointwise<P>()) {
+          vnni_pack_pointwise<cin_g, plane_in>(in_b + static_cast<size_t>(g) * cin_g * plane_in + p0, count, patches);
+        } else {
         // Gather: patches[q][pixel][k % 4]; taps past K and pixels past the plane are 0.
         if (K % 4 != 0 || count < kVnniPixels) memset(patches, 0, static_cast<size_t>(Q) * 4 * kVnniPixels);
         // Top-left input corner of each pixel's window, then one tap for all pixels at a time
@@ -93,6 +128,7 @@ inline void conv2d_s8_vnni(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
               }
             }
           }
+        }
         }
         int ocg = 0;
         // kVnniChannels output channels x 32 pixels per weight/patch step.
@@ -134,4 +170,7 @@ inline void conv2d_s8_vnni(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
 
 }  // namespace q8
 }  // namespace edge_sdk
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif

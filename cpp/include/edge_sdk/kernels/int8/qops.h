@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "qconv.h"
+#include "qops_x86.h"
 #include "requant.h"
 
 namespace edge_sdk {
@@ -25,7 +26,7 @@ struct QAddParams {
 };
 
 template <const QAddParams& P>
-inline void add_s8(const int8_t* a, const int8_t* b, int8_t* y) {
+inline void add_s8_portable(const int8_t* a, const int8_t* b, int8_t* y) {
   for (int o = 0; o < P.outer; ++o) {
     for (int i = 0; i < P.inner; ++i) {
       const size_t k = static_cast<size_t>(o) * P.inner + i;
@@ -49,7 +50,7 @@ struct QMulParams {
 };
 
 template <const QMulParams& P>
-inline void mul_s8(const int8_t* a, const int8_t* b, int8_t* y) {
+inline void mul_s8_portable(const int8_t* a, const int8_t* b, int8_t* y) {
   for (int o = 0; o < P.outer; ++o) {
     for (int i = 0; i < P.inner; ++i) {
       const size_t k = static_cast<size_t>(o) * P.inner + i;
@@ -58,6 +59,40 @@ inline void mul_s8(const int8_t* a, const int8_t* b, int8_t* y) {
       y[k] = requantize(prod, P.mult, P.shift, P.zp_out, P.act_min, P.act_max);
     }
   }
+}
+
+// The kernels the generated code calls: qops_x86.h's vector loops where the target has them.
+// Per-leading-dims b is one value per run of `inner` outputs.
+template <const QAddParams& P>
+inline void add_s8(const int8_t* a, const int8_t* b, int8_t* y) {
+#if defined(EDGE_Q8_HAVE_QOPS_X86)
+  if constexpr (P.b_per_outer) {
+    for (int o = 0; o < P.outer; ++o) {
+      const size_t k = static_cast<size_t>(o) * P.inner;
+      add_s8_x86(P, a + k, nullptr, b[o], y + k, P.inner);
+    }
+  } else {
+    add_s8_x86(P, a, b, -129, y, P.outer * P.inner);
+  }
+#else
+  add_s8_portable<P>(a, b, y);
+#endif
+}
+
+template <const QMulParams& P>
+inline void mul_s8(const int8_t* a, const int8_t* b, int8_t* y) {
+#if defined(EDGE_Q8_HAVE_QOPS_X86)
+  if constexpr (P.b_per_outer) {
+    for (int o = 0; o < P.outer; ++o) {
+      const size_t k = static_cast<size_t>(o) * P.inner;
+      mul_s8_x86(P, a + k, nullptr, b[o], y + k, P.inner);
+    }
+  } else {
+    mul_s8_x86(P, a, b, -129, y, P.outer * P.inner);
+  }
+#else
+  mul_s8_portable<P>(a, b, y);
+#endif
 }
 
 // ---- Pooling (same scale and zero point in and out, as TFLite).
@@ -168,8 +203,30 @@ inline void concat_part_s8(const int8_t* in, int8_t* out) {
 
 // ---- Any elementwise function of one int8 input: a 256-entry table built at compile time
 // (sigmoid, tanh, hard-swish, leaky relu, ...).  Index = x + 128.
-inline void lut_s8(const int8_t* x, int8_t* y, size_t n, const int8_t* table) {
+struct Table256 {
+  int8_t v[256];  // v[x + 128]
+};
+
+// The table of y = QMul(x, t[x]) (mul_s8's integer steps): x times a function of x, e.g. SiLU.
+// constexpr: the generated code evaluates it at compile time with requant.h's rule.
+constexpr Table256 lut_times_input(const int8_t (&t)[256], int zp_x, int zp_t, int32_t mult, int shift, int zp_out,
+                                   int lo, int hi) {
+  Table256 r{};
+  for (int x = -128; x < 128; ++x)
+    r.v[x + 128] = requantize((x - zp_x) * (static_cast<int32_t>(t[x + 128]) - zp_t), mult, shift, zp_out, lo, hi);
+  return r;
+}
+
+inline void lut_s8_portable(const int8_t* x, int8_t* y, size_t n, const int8_t* table) {
   for (size_t i = 0; i < n; ++i) y[i] = table[static_cast<int32_t>(x[i]) + 128];
+}
+
+inline void lut_s8(const int8_t* x, int8_t* y, size_t n, const int8_t* table) {
+#if defined(EDGE_Q8_HAVE_QOPS_X86)
+  lut_s8_x86(x, y, n, table);
+#else
+  lut_s8_portable(x, y, n, table);
+#endif
 }
 
 }  // namespace q8

@@ -6,7 +6,8 @@
 // integer-only and bit-identical to TFLite / gemmlowp:
 //   SaturatingRoundingDoublingHighMul (round half away from zero), then
 //   RoundingDivideByPOT (round half away from zero).
-// Header-only C++17; no heap, exceptions, RTTI or I/O.
+// Header-only C++17; no heap, exceptions, RTTI or I/O.  constexpr, so that compile-time
+// tables (qconv_pool.h's per-channel lookup) use the very same rule.
 #pragma once
 
 #include <stddef.h>
@@ -26,7 +27,7 @@ namespace edge_sdk {
 namespace q8 {
 
 // (a * b * 2) >> 32 rounded to nearest (ties away from zero); INT32_MIN*INT32_MIN saturates.
-inline int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
+constexpr int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
   if (a == b && a == INT32_MIN) return INT32_MAX;
   const int64_t ab = static_cast<int64_t>(a) * static_cast<int64_t>(b);
   const int64_t nudge = ab >= 0 ? (int64_t{1} << 30) : (1 - (int64_t{1} << 30));
@@ -34,7 +35,7 @@ inline int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
 }
 
 // x / 2^exponent rounded to nearest, ties away from zero (0 <= exponent <= 31).
-inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
+constexpr int32_t rounding_divide_by_pot(int32_t x, int exponent) {
   const int32_t mask = static_cast<int32_t>((int64_t{1} << exponent) - 1);
   const int32_t remainder = x & mask;
   const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
@@ -42,20 +43,20 @@ inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
 }
 
 // x * M for M = multiplier * 2^(shift - 31), as TFLite's MultiplyByQuantizedMultiplier.
-inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift) {
+constexpr int32_t multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift) {
   const int left = shift > 0 ? shift : 0;
   const int right = shift > 0 ? 0 : -shift;
   const int32_t shifted = static_cast<int32_t>(static_cast<uint32_t>(x) << left);
   return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right);
 }
 
-inline int8_t clamp_i8(int32_t v, int32_t lo, int32_t hi) {
+constexpr int8_t clamp_i8(int32_t v, int32_t lo, int32_t hi) {
   return static_cast<int8_t>(v < lo ? lo : (v > hi ? hi : v));
 }
 
 // int32 accumulator -> int8 output: requantize, add the output zero point, clamp to the
 // fused activation's range [lo, hi] (itself within [-128, 127]).
-inline int8_t requantize(int32_t acc, int32_t multiplier, int shift, int32_t zp_out, int32_t lo, int32_t hi) {
+constexpr int8_t requantize(int32_t acc, int32_t multiplier, int shift, int32_t zp_out, int32_t lo, int32_t hi) {
   return clamp_i8(multiply_by_quantized_multiplier(acc, multiplier, shift) + zp_out, lo, hi);
 }
 

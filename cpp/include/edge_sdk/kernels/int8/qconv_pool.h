@@ -1,0 +1,122 @@
+// int8 convolution fused with what follows it in the int8 graph, so that the convolution's
+// full-resolution output is never stored:
+//   - an optional per-channel int8 -> int8 map (a BatchNormalization after the activation is
+//     quantized as a depthwise 1x1 conv; any per-channel map of int8 values is a 256-entry
+//     table, built at compile time with requant.h's rule by affine_lut());
+//   - an optional non-overlapping MaxPool (kernel == stride, no padding, floor mode).
+// The convolution runs one band of `pool_h` output rows at a time: the input rows that band
+// reads are copied into scratch (so every conv path in qconv.h runs unchanged on a small
+// contiguous problem), the band's int8 outputs go to scratch, and the epilogue maps and pools
+// them into the output.  Each band value is exactly the unfused conv's value, so the result
+// is bit-identical to conv -> table -> MaxPool done one after the other.
+#pragma once
+
+#include <string.h>
+
+#include "qconv.h"
+
+namespace edge_sdk {
+namespace q8 {
+
+// The epilogue of a fused convolution.  Output: [c_out][h_out][w_out].
+struct QConvPoolParams {
+  int c_out;
+  int c_in, h_in, w_in;      // the full input
+  int stride_h, pad_top;     // of the full convolution (bands start at band * pool_h output rows)
+  int w_conv;                // the convolution's output width
+  int pool_h, pool_w;        // rows per band; the pooling window (1 x 1: no pooling)
+  int h_out, w_out;          // pooled output
+  bool has_lut;
+  int act_min, act_max;      // the pool's clamp (within [-128, 127])
+  // Tests: make the x86 direct path requantize every value (its route for channels whose
+  // requantization or table may not be monotone) instead of pooling accumulators first.
+  bool exact_epilogue = false;
+};
+
+}  // namespace q8
+}  // namespace edge_sdk
+
+#include "qconv_x86_direct_pool.h"  // the whole fused conv on x86 VNNI (conv2d_s8_fused_direct)
+
+namespace edge_sdk {
+namespace q8 {
+
+template <int C>
+struct ChannelLut {
+  int8_t v[C * 256];  // v[c * 256 + x + 128]
+};
+
+// Table of the depthwise 1x1 int8 conv y = requantize(bias[c] + w[c] * (x - zp_in), ...), the
+// form edge_sdk/quantize gives a standalone BatchNormalization; evaluated by the C++ compiler.
+template <int C>
+constexpr ChannelLut<C> affine_lut(const int32_t (&w)[C], const int32_t (&bias)[C], const int32_t (&mult)[C],
+                                   const int32_t (&shift)[C], int zp_in, int zp_out, int lo, int hi) {
+  ChannelLut<C> t{};
+  for (int c = 0; c < C; ++c)
+    for (int x = -128; x < 128; ++x)
+      t.v[c * 256 + x + 128] = requantize(bias[c] + w[c] * (x - zp_in), mult[c], shift[c], zp_out, lo, hi);
+  return t;
+}
+
+// Band input: the rows [a0, a0 + B.h_in) of every input channel (B: the band's conv params).
+template <const QConvParams& B>
+constexpr size_t band_input_bytes() { return static_cast<size_t>(B.c_in) * B.h_in * B.w_in; }
+
+template <const QConvParams& B>
+constexpr size_t band_output_bytes() { return static_cast<size_t>(B.c_out) * B.h_out * B.w_out; }
+
+constexpr size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+// Apply the table (if any) and pool one band ([c_out][pool_h][w_conv]) into pooled row `row`.
+template <const QConvPoolParams& E>
+inline void pool_band_s8(int8_t* EDGE_Q8_RESTRICT band, const int8_t* lut, int8_t* EDGE_Q8_RESTRICT out, int row) {
+  constexpr int plane_band = E.pool_h * E.w_conv;
+  constexpr int plane_out = E.h_out * E.w_out;
+  for (int c = 0; c < E.c_out; ++c) {
+    int8_t* b = band + static_cast<size_t>(c) * plane_band;
+    if constexpr (E.has_lut) {
+      const int8_t* t = lut + static_cast<size_t>(c) * 256;
+      for (int i = 0; i < plane_band; ++i) b[i] = t[static_cast<uint8_t>(b[i] ^ 0x80)];
+    }
+    int8_t* o = out + static_cast<size_t>(c) * plane_out + static_cast<size_t>(row) * E.w_out;
+    if constexpr (E.pool_h == 1 && E.pool_w == 1) {
+      for (int ow = 0; ow < E.w_out; ++ow) o[ow] = clamp_i8(b[ow], E.act_min, E.act_max);
+    } else {
+      for (int ow = 0; ow < E.w_out; ++ow) {
+        int32_t m = -128;
+        for (int r = 0; r < E.pool_h; ++r)
+          for (int k = 0; k < E.pool_w; ++k) {
+            const int32_t v = b[r * E.w_conv + ow * E.pool_w + k];
+            m = v > m ? v : m;
+          }
+        o[ow] = clamp_i8(m, E.act_min, E.act_max);
+      }
+    }
+  }
+}
+
+// Pooled rows [row_begin, row_end) of a fused convolution whose bands all have the conv
+// geometry B (the emitter groups bands by the padding rows they see: top, interior, bottom).
+// scratch: align64(band_input_bytes<B>()) + align64(band_output_bytes<B>()) + B's conv scratch.
+template <const QConvParams& B, const QConvPoolParams& E, bool kSimd = true>
+inline void conv2d_s8_pooled_rows(const int8_t* in, const int8_t* w, const int32_t* bias, const int32_t* bias_folded,
+                                  const int32_t* bias_u8, const int32_t* mult, const int32_t* shift,
+                                  const int8_t* lut, int8_t* out, void* scratch, int row_begin, int row_end) {
+  static_assert(B.n == 1 && B.h_out == E.pool_h && B.w_out == E.w_conv && B.c_out == E.c_out, "band geometry");
+  int8_t* band_in = static_cast<int8_t*>(scratch);
+  int8_t* band_out = band_in + align64(band_input_bytes<B>());
+  void* conv_scratch = band_out + align64(band_output_bytes<B>());
+  constexpr size_t plane_in = static_cast<size_t>(E.h_in) * E.w_in;
+  constexpr size_t rows_bytes = static_cast<size_t>(B.h_in) * B.w_in;
+  for (int row = row_begin; row < row_end; ++row) {
+    const int first = row * E.pool_h * E.stride_h - E.pad_top;  // first input row the band reads
+    const int a0 = first < 0 ? 0 : first;                       // B.pad_top covers rows above 0
+    for (int c = 0; c < E.c_in; ++c)
+      memcpy(band_in + c * rows_bytes, in + c * plane_in + static_cast<size_t>(a0) * E.w_in, rows_bytes);
+    conv2d_s8<B, kSimd>(band_in, w, bias, bias_folded, bias_u8, mult, shift, band_out, conv_scratch);
+    pool_band_s8<E>(band_out, lut, out, row);
+  }
+}
+
+}  // namespace q8
+}  // namespace edge_sdk

@@ -1,0 +1,146 @@
+// The direct VNNI convolution (qconv_x86_direct.h) with qconv_pool.h's fused epilogue
+// (per-channel table, MaxPool).  Requantization and the table are monotone per channel
+// (non-decreasing; non-increasing for a BatchNormalization with a negative scale), so the pooled
+// value is the table of the requantized max (or min) accumulator of the window: one
+// requantization per pooled output instead of one per conv output.  Channels where that may not
+// hold (a left shift that could wrap, a table that is not monotone) take the exact per-value
+// route.  Either way the bytes equal the unfused graph's.
+#pragma once
+
+#include "qconv.h"
+
+#if defined(EDGE_Q8_HAVE_VNNI_DIRECT)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 AVX-512 headers (see requant_x86.h)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace edge_sdk {
+namespace q8 {
+
+// Max (or, for a decreasing map, min) of each group of `pw` adjacent lanes, into lanes 0..16/pw-1.
+template <int pw>
+EDGE_Q8_INLINE __m512i direct_hreduce(__m512i v, bool use_max) {
+  // Lane i <- op(lane i, lane i + s) for s = 1, 2, 4, 8 (rotations; the lanes kept are exact).
+  const auto step = [&](__m512i sh) { v = use_max ? _mm512_max_epi32(v, sh) : _mm512_min_epi32(v, sh); };
+  if constexpr (pw >= 2) step(_mm512_alignr_epi32(v, v, 1));
+  if constexpr (pw >= 4) step(_mm512_alignr_epi32(v, v, 2));
+  if constexpr (pw >= 8) step(_mm512_alignr_epi32(v, v, 4));
+  if constexpr (pw >= 16) step(_mm512_alignr_epi32(v, v, 8));
+  alignas(64) static constexpr int32_t kPick[16] = {0 * pw, 1 * pw % 16, 2 * pw % 16, 3 * pw % 16,
+                                                    4 * pw % 16, 5 * pw % 16, 6 * pw % 16, 7 * pw % 16,
+                                                    8 * pw % 16, 9 * pw % 16, 10 * pw % 16, 11 * pw % 16,
+                                                    12 * pw % 16, 13 * pw % 16, 14 * pw % 16, 15 * pw % 16};
+  return _mm512_permutexvar_epi32(_mm512_load_si512(kPick), v);
+}
+
+// The fused conv (qconv_pool.h's QConvPoolParams) over the whole output.
+// scratch: direct_scratch_bytes<P>(E.pool_h) + 64.
+template <const QConvParams& P, const QConvPoolParams& E>
+inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE_Q8_RESTRICT w,
+                                    const int32_t* EDGE_Q8_RESTRICT bias_u8, const int32_t* mult,
+                                    const int32_t* shift, const int8_t* lut, int8_t* EDGE_Q8_RESTRICT out,
+                                    uint8_t* EDGE_Q8_RESTRICT scratch) {
+  constexpr int T = direct_tile<P, 8>();
+  constexpr int nrows = direct_rows<P>(E.pool_h);
+  constexpr int plane_out = E.h_out * E.w_out;
+  constexpr int per_block = kDirectPixels / E.pool_w;
+  int32_t* wq = reinterpret_cast<int32_t*>(scratch);
+  uint8_t* rows = scratch + direct_weight_bytes<P>();
+  direct_pack_weights<P>(w, wq);
+  // Per channel: +1 take the window's max accumulator, -1 its min, 0 requantize every value.
+  int8_t mode[P.c_out];
+  for (int c = 0; c < P.c_out; ++c) {
+    int dir = 1;
+    if (E.has_lut) {
+      const int8_t* t = lut + c * 256;
+      bool up = true, down = true;
+      for (int i = 1; i < 256; ++i) {
+        up = up && t[i] >= t[i - 1];
+        down = down && t[i] <= t[i - 1];
+      }
+      dir = up ? 1 : (down ? -1 : 0);
+    }
+    // A left shift may wrap (not monotone): the exact route.
+    mode[c] = static_cast<int8_t>(E.exact_epilogue || shift[c] > 0 || mult[c] < 0 ? 0 : dir);
+  }
+  for (int ph = 0; ph < E.h_out; ++ph) {
+    direct_fill_rows<P>(in, ph * E.pool_h * P.stride_h - P.pad_top, nrows, rows);
+    for (int ow0 = 0; ow0 + E.pool_w <= P.w_out && ow0 / E.pool_w < E.w_out; ow0 += kDirectPixels) {
+      const int pooled = E.w_out - ow0 / E.pool_w < per_block ? E.w_out - ow0 / E.pool_w : per_block;
+      const __mmask16 k = static_cast<__mmask16>((1u << pooled) - 1);
+      for (int oc0 = 0; oc0 < P.c_out; oc0 += T) {
+        __m512i red[T], acc[T];
+        alignas(64) int8_t exact[T][kDirectPixels];  // mode 0: pooled values so far
+        for (int r = 0; r < E.pool_h; ++r) {
+          direct_block<P, T>(rows, nrows, r * P.stride_h, ow0, wq, bias_u8, oc0, acc);
+          for (int t = 0; t < T; ++t) {
+            const int c = oc0 + t;
+            if (mode[c] == 0) {
+              alignas(64) int32_t a[kDirectPixels];
+              _mm512_store_si512(a, acc[t]);
+              for (int p = 0; p < pooled; ++p)
+                for (int j = 0; j < E.pool_w; ++j) {
+                  int8_t v = requantize(a[p * E.pool_w + j], mult[c], shift[c], P.zp_out, P.act_min, P.act_max);
+                  if (E.has_lut) v = lut[c * 256 + (v + 128)];
+                  exact[t][p] = (r == 0 && j == 0) || v > exact[t][p] ? v : exact[t][p];
+                }
+            } else if (r == 0) {
+              red[t] = acc[t];
+            } else {
+              red[t] = mode[c] > 0 ? _mm512_max_epi32(red[t], acc[t]) : _mm512_min_epi32(red[t], acc[t]);
+            }
+          }
+        }
+        for (int t = 0; t < T; ++t) {
+          const int c = oc0 + t;
+          int8_t* o = out + static_cast<size_t>(c) * plane_out + static_cast<size_t>(ph) * E.w_out + ow0 / E.pool_w;
+          alignas(16) int8_t v[kDirectPixels];
+          if (mode[c] == 0) {
+            memcpy(v, exact[t], kDirectPixels);
+          } else {
+            const __m512i m = direct_hreduce<E.pool_w>(red[t], mode[c] > 0);
+            const __m512i q = requantize_x16(m, mult[c], shift[c], P.zp_out, P.act_min, P.act_max);
+            _mm_store_si128(reinterpret_cast<__m128i*>(v), _mm512_cvtepi32_epi8(q));
+            if (E.has_lut)
+              for (int p = 0; p < pooled; ++p) v[p] = lut[c * 256 + (v[p] + 128)];
+          }
+          for (int p = 0; p < pooled; ++p) v[p] = clamp_i8(v[p], E.act_min, E.act_max);
+          _mm_mask_storeu_epi8(o, k, _mm_load_si128(reinterpret_cast<const __m128i*>(v)));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace q8
+}  // namespace edge_sdk
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+namespace edge_sdk {
+namespace q8 {
+
+// The whole fused conv through conv2d_s8_direct_pooled where this target and geometry allow it;
+// false otherwise (the caller then runs qconv_pool.h's band kernel).  A template, so that the
+// direct path is not even instantiated where it does not apply.
+template <const QConvParams& P, const QConvPoolParams& E, bool kSimd = true>
+inline bool conv2d_s8_fused_direct(const int8_t* in, const int8_t* w, const int32_t* bias_u8, const int32_t* mult,
+                                   const int32_t* shift, const int8_t* lut, int8_t* out, void* scratch) {
+#if defined(EDGE_Q8_HAVE_VNNI_DIRECT)
+  if constexpr (kSimd && use_vnni_direct<P>() && 16 % E.pool_w == 0 && P.n == 1) {
+    conv2d_s8_direct_pooled<P, E>(in, w, bias_u8, mult, shift, lut, out, static_cast<uint8_t*>(scratch));
+    return true;
+  }
+#endif
+  (void)in, (void)w, (void)bias_u8, (void)mult, (void)shift, (void)lut, (void)out, (void)scratch;
+  return false;
+}
+
+}  // namespace q8
+}  // namespace edge_sdk

@@ -1,0 +1,124 @@
+// Depthwise int8 convolution on AVX-512 VNNI (MobileNet / EfficientNet blocks), bit-exact with
+// conv2d_s8_reference (qconv.h).
+//
+// One channel at a time: its input plane is copied, padded, as u = x + 128 bytes (padding
+// zp_in + 128, real 0) with rows of Wp bytes.  Output pixels are numbered p = oh * W + ow over
+// a flattened plane W columns wide (W = Wp for stride 1; W = Wp / 2 over the even / odd input
+// rows stored as two planes for stride 2), so that every kernel tap is a fixed shift of p and
+// 16 consecutive outputs read one 64-byte window: one vpermb lays out 4 taps of a kernel row
+// per lane (byte 4i + j = window[s * i + j]) and one vpdpbusd multiply-adds them with the
+// channel's weight quad.  Columns ow >= w_out are computed and dropped; small planes (6x6, 3x3)
+// still fill the vectors.  bias_u8 = bias - (zp_in + 128) * sum(w), as in qconv_x86.h.
+#pragma once
+
+#include <string.h>
+
+#include "requant_x86.h"
+
+#if defined(EDGE_Q8_HAVE_VNNI) && defined(__AVX512VBMI__) && defined(__AVX512VL__)
+#define EDGE_Q8_HAVE_VNNI_DW 1
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 AVX-512 headers (see requant_x86.h)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace edge_sdk {
+namespace q8 {
+
+template <const QConvParams& P>
+constexpr bool use_vnni_dw() {
+  return P.groups == P.c_in && P.c_out == P.c_in && P.dil_h == 1 && P.dil_w == 1 &&
+         (P.stride_h == 1 || P.stride_h == 2) && P.stride_w == P.stride_h && P.k_w <= 8 && P.k_h <= 8;
+}
+
+template <const QConvParams& P>
+struct DwGeometry {
+  static constexpr int s = P.stride_w;
+  static constexpr int Q = (P.k_w + 3) / 4;
+  static constexpr int span = (P.w_out - 1) * s + P.k_w;      // input columns the outputs read
+  static constexpr int Wp = (span + s - 1) / s * s;           // padded row (even for stride 2)
+  static constexpr int W = Wp / s;                            // flattened output row
+  static constexpr int rows = (P.h_out - 1) * s + P.k_h;      // padded input rows read
+  static constexpr int plane_rows = (rows + s - 1) / s + 1;   // rows per (parity) plane, +1 slack
+  static constexpr int plane = plane_rows * Wp + 64;          // + the last window's overrun
+  static constexpr int outputs = P.h_out * W;                 // flattened outputs, junk included
+};
+
+template <const QConvParams& P>
+constexpr size_t vnni_dw_scratch_bytes() {
+  using G = DwGeometry<P>;
+  return static_cast<size_t>(G::s) * G::plane + (G::outputs + 16) + static_cast<size_t>(P.k_h) * G::Q * 4;
+}
+
+template <const QConvParams& P>
+inline void conv2d_s8_vnni_dw(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE_Q8_RESTRICT w,
+                              const int32_t* EDGE_Q8_RESTRICT bias_u8, const int32_t* mult, const int32_t* shift,
+                              int8_t* EDGE_Q8_RESTRICT out, uint8_t* EDGE_Q8_RESTRICT scratch) {
+  using G = DwGeometry<P>;
+  constexpr int s = G::s;
+  constexpr uint8_t pad_u = static_cast<uint8_t>(P.zp_in + 128);
+  constexpr int plane_in = P.h_in * P.w_in;
+  constexpr int plane_out = P.h_out * P.w_out;
+  uint8_t* planes = scratch;                                   // s planes of plane_rows x Wp
+  int8_t* flat = reinterpret_cast<int8_t*>(scratch + s * G::plane);  // outputs incl. junk columns
+  int32_t* wq = reinterpret_cast<int32_t*>(scratch + s * G::plane + G::outputs + 16);
+  alignas(64) static constexpr uint8_t kIdx[64] = {
+#define EDGE_Q8_DW_IDX4(i) (uint8_t)(s * (i)), (uint8_t)(s * (i) + 1), (uint8_t)(s * (i) + 2), (uint8_t)(s * (i) + 3)
+      EDGE_Q8_DW_IDX4(0),  EDGE_Q8_DW_IDX4(1),  EDGE_Q8_DW_IDX4(2),  EDGE_Q8_DW_IDX4(3),
+      EDGE_Q8_DW_IDX4(4),  EDGE_Q8_DW_IDX4(5),  EDGE_Q8_DW_IDX4(6),  EDGE_Q8_DW_IDX4(7),
+      EDGE_Q8_DW_IDX4(8),  EDGE_Q8_DW_IDX4(9),  EDGE_Q8_DW_IDX4(10), EDGE_Q8_DW_IDX4(11),
+      EDGE_Q8_DW_IDX4(12), EDGE_Q8_DW_IDX4(13), EDGE_Q8_DW_IDX4(14), EDGE_Q8_DW_IDX4(15)};
+#undef EDGE_Q8_DW_IDX4
+  const __m512i idx = _mm512_load_si512(kIdx);
+  for (int b = 0; b < P.n; ++b) {
+    for (int c = 0; c < P.c_out; ++c) {
+      const int8_t* ip = in + (static_cast<size_t>(b) * P.c_in + c) * plane_in;
+      // Padded plane(s): padded row r goes to plane r % s, row r / s.
+      memset(planes, pad_u, static_cast<size_t>(s) * G::plane);
+      for (int r = 0; r < G::rows; ++r) {
+        const int ih = r - P.pad_top;
+        if (ih < 0 || ih >= P.h_in) continue;
+        uint8_t* dst = planes + (r % s) * G::plane + (r / s) * G::Wp;
+        const int8_t* src = ip + ih * P.w_in - P.pad_left;
+        constexpr int j0 = P.pad_left > 0 ? P.pad_left : 0;
+        constexpr int j1 = P.pad_left + P.w_in < G::span ? P.pad_left + P.w_in : G::span;
+        for (int j = j0; j < j1; ++j) dst[j] = static_cast<uint8_t>(src[j] ^ 0x80);
+      }
+      // Weight quads of each kernel row (zeros past k_w: the extra window bytes add nothing).
+      for (int kh = 0; kh < P.k_h; ++kh)
+        for (int q = 0; q < G::Q; ++q) {
+          uint8_t v[4] = {0, 0, 0, 0};
+          for (int j = 0; j < 4 && 4 * q + j < P.k_w; ++j)
+            v[j] = static_cast<uint8_t>(w[(static_cast<size_t>(c) * P.k_h + kh) * P.k_w + 4 * q + j]);
+          memcpy(wq + kh * G::Q + q, v, 4);
+        }
+      const __m512i bias = _mm512_set1_epi32(bias_u8[c]);
+      for (int p0 = 0; p0 < G::outputs; p0 += 16) {
+        __m512i acc = bias;
+        for (int kh = 0; kh < P.k_h; ++kh) {
+          // Output p reads plane kh % s at s * p + (kh / s) * Wp + kw.
+          const uint8_t* base = planes + (kh % s) * G::plane + (kh / s) * G::Wp + s * p0;
+          for (int q = 0; q < G::Q; ++q) {
+            const __m512i x = _mm512_permutexvar_epi8(idx, _mm512_loadu_si512(base + 4 * q));
+            acc = _mm512_dpbusd_epi32(acc, x, _mm512_set1_epi32(wq[kh * G::Q + q]));
+          }
+        }
+        const int n = G::outputs - p0 < 16 ? G::outputs - p0 : 16;
+        const __m512i r = requantize_x16(acc, mult[c], shift[c], P.zp_out, P.act_min, P.act_max);
+        _mm512_mask_cvtepi32_storeu_epi8(flat + p0, static_cast<__mmask16>((1u << n) - 1), r);
+      }
+      int8_t* op = out + (static_cast<size_t>(b) * P.c_out + c) * plane_out;
+      for (int oh = 0; oh < P.h_out; ++oh) memcpy(op + oh * P.w_out, flat + oh * G::W, P.w_out);
+    }
+  }
+}
+
+}  // namespace q8
+}  // namespace edge_sdk
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif

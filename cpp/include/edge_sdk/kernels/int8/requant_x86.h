@@ -1,0 +1,102 @@
+// AVX-512 requantization of 16 int32 accumulators at once, bit-identical to requantize()
+// in requant.h (the one rounding rule): the same 64-bit SaturatingRoundingDoublingHighMul
+// (ties away from zero, INT32_MIN*INT32_MIN saturating) and RoundingDivideByPOT, done
+// on even and odd lanes with 64-bit products.  Compiled only where the target has
+// AVX-512F/BW; requantize_span() falls back to the scalar loop everywhere else.
+#pragma once
+
+#include "requant.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && !defined(EDGE_SDK_KERNELS_PORTABLE)
+#define EDGE_Q8_HAVE_AVX512_REQUANT 1
+#include <immintrin.h>
+
+// GCC 12's AVX-512 headers build results from a self-initialised _mm512_undefined_epi32(),
+// which -Wmaybe-uninitialized reports at every inlined call site (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#define EDGE_Q8_GCC_DIAG_PUSHED 1
+#endif
+
+namespace edge_sdk {
+namespace q8 {
+
+// SaturatingRoundingDoublingHighMul of 8 int64 lanes whose low halves hold a (b broadcast).
+EDGE_Q8_INLINE __m512i srdhm_even_x16(__m512i a, __m512i b) {
+  const __m512i ab = _mm512_mul_epi32(a, b);  // exact signed 64-bit products of the low halves
+  const __mmask8 neg = _mm512_cmplt_epi64_mask(ab, _mm512_setzero_si512());
+  // nudge = 2^30 (ab >= 0) or 1 - 2^30; then divide by 2^31 truncating toward zero.
+  const __m512i v = _mm512_mask_blend_epi64(neg, _mm512_add_epi64(ab, _mm512_set1_epi64(int64_t{1} << 30)),
+                                            _mm512_add_epi64(ab, _mm512_set1_epi64(1 - (int64_t{1} << 30))));
+  const __mmask8 vneg = _mm512_cmplt_epi64_mask(v, _mm512_setzero_si512());
+  const __m512i biased = _mm512_mask_add_epi64(v, vneg, v, _mm512_set1_epi64((int64_t{1} << 31) - 1));
+  return _mm512_srai_epi64(biased, 31);
+}
+
+// multiply_by_quantized_multiplier() of 16 lanes.
+EDGE_Q8_INLINE __m512i multiply_by_quantized_multiplier_x16(__m512i acc, int32_t multiplier, int shift) {
+  const int left = shift > 0 ? shift : 0;
+  const int right = shift > 0 ? 0 : -shift;
+  const __m512i x = _mm512_sllv_epi32(acc, _mm512_set1_epi32(left));  // wraps like the scalar uint32 shift
+  const __m512i b = _mm512_set1_epi32(multiplier);
+  const __m512i lo_res = srdhm_even_x16(x, b);
+  const __m512i hi_res = srdhm_even_x16(_mm512_srli_epi64(x, 32), b);
+  __m512i h = _mm512_mask_blend_epi32(0xAAAA, lo_res, _mm512_slli_epi64(hi_res, 32));
+  // The one overflow of the doubling high multiply: INT32_MIN * INT32_MIN saturates.
+  if (multiplier == INT32_MIN) {
+    const __mmask16 sat = _mm512_cmpeq_epi32_mask(x, _mm512_set1_epi32(INT32_MIN));
+    h = _mm512_mask_mov_epi32(h, sat, _mm512_set1_epi32(INT32_MAX));
+  }
+  // RoundingDivideByPOT(h, right), ties away from zero.
+  const __m512i mask = _mm512_set1_epi32(static_cast<int32_t>((int64_t{1} << right) - 1));
+  const __m512i rem = _mm512_and_si512(h, mask);
+  const __mmask16 hneg = _mm512_cmplt_epi32_mask(h, _mm512_setzero_si512());
+  const __m512i half = _mm512_srai_epi32(mask, 1);
+  const __m512i threshold = _mm512_mask_add_epi32(half, hneg, half, _mm512_set1_epi32(1));
+  __m512i r = _mm512_sra_epi32(h, _mm_cvtsi32_si128(right));
+  return _mm512_mask_add_epi32(r, _mm512_cmpgt_epi32_mask(rem, threshold), r, _mm512_set1_epi32(1));
+}
+
+// requantize() of 16 lanes; returns int32 results already clamped to [lo, hi].
+EDGE_Q8_INLINE __m512i requantize_x16(__m512i acc, int32_t multiplier, int shift, int32_t zp_out, int32_t lo,
+                                      int32_t hi) {
+  const __m512i r = _mm512_add_epi32(multiply_by_quantized_multiplier_x16(acc, multiplier, shift),
+                                     _mm512_set1_epi32(zp_out));
+  return _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));
+}
+
+}  // namespace q8
+}  // namespace edge_sdk
+#endif
+
+namespace edge_sdk {
+namespace q8 {
+
+// out[i] = requantize(acc[i], multiplier, shift, zp_out, lo, hi) for i < n (one channel's run).
+inline void requantize_span(const int32_t* EDGE_Q8_RESTRICT acc, int n, int32_t multiplier, int shift,
+                            int32_t zp_out, int32_t lo, int32_t hi, int8_t* EDGE_Q8_RESTRICT out) {
+  int i = 0;
+#if defined(EDGE_Q8_HAVE_AVX512_REQUANT)
+  for (; i + 16 <= n; i += 16) {
+    const __m512i r = requantize_x16(_mm512_loadu_si512(acc + i), multiplier, shift, zp_out, lo, hi);
+    _mm512_mask_cvtepi32_storeu_epi8(out + i, 0xFFFF, r);
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512i r = requantize_x16(_mm512_maskz_loadu_epi32(k, acc + i), multiplier, shift, zp_out, lo, hi);
+    _mm512_mask_cvtepi32_storeu_epi8(out + i, k, r);
+    return;
+  }
+#endif
+  for (; i < n; ++i) out[i] = requantize(acc[i], multiplier, shift, zp_out, lo, hi);
+}
+
+}  // namespace q8
+}  // namespace edge_sdk
+
+#if defined(EDGE_Q8_GCC_DIAG_PUSHED)
+#pragma GCC diagnostic pop
+#undef EDGE_Q8_GCC_DIAG_PUSHED
+#endif

@@ -1,0 +1,92 @@
+"""Fuse what follows an int8 QConv into its epilogue (int8 twin of fuse_conv_epilogue.py):
+
+  QConv -> QConv (depthwise 1x1: a BatchNormalization after the activation) -> [QMaxPool]
+  QConv -> QMaxPool
+
+The depthwise 1x1 conv maps each channel's int8 values to int8 values, so it becomes a
+per-channel 256-entry table evaluated by the C++ compiler with requant.h's rule
+(attrs["post_lut"]; its weights and bias become inputs 3 and 4).  A non-overlapping
+MaxPool (kernel == stride, no padding, floor mode) becomes attrs["fused_pool"]; the kernel
+(kernels/int8/qconv_pool.h) computes a band of conv rows into scratch, maps and pools it,
+so neither the conv's nor the table's full-resolution output is ever stored.  The result is
+bit-identical to the unfused graph: every pooled value is the max over exactly the values
+the unfused ops would have stored.  Runs on every target (the arena saving matters most on
+microcontrollers).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ir
+from ..ops.quant_ops import conv_geometry_2d, conv_scratch_bytes, fused_scratch_bytes, pooled_bands
+from .fuse_conv_epilogue import _plain_maxpool
+from .rewrite import single_consumer
+
+MAX_LUT_CHANNELS = 64  # the table is a constexpr evaluated by the C++ compiler: keep it small
+
+
+def _qparams(g: ir.Graph, name: str) -> tuple[float, int]:
+    q = g.tensor(name).quant
+    return float(np.asarray(q.scale).reshape(-1)[0]), int(np.asarray(q.zero_point).reshape(-1)[0])
+
+
+def _fusable(g: ir.Graph, n: ir.Node) -> bool:
+    if n.op_type != "QConv" or n.attrs.get("reference") or "conv_out" in n.attrs:
+        return False
+    x = g.tensor(n.inputs[0]).shape
+    return len(x) == 4 and x[0] == 1 and g.const(n.inputs[1]) is not None
+
+
+def _channel_map(g: ir.Graph, b: ir.Node) -> bool:
+    """A depthwise 1x1 QConv with constant weights: a per-channel int8 -> int8 map."""
+    if b.op_type != "QConv" or b.attrs.get("reference"):
+        return False
+    x, y = g.tensor(b.inputs[0]).shape, g.tensor(b.outputs[0]).shape
+    w = g.const(b.inputs[1])
+    c = x[1] if len(x) == 4 else 0
+    if len(x) != 4 or tuple(x) != tuple(y) or w is None or w.shape != (c, 1, 1, 1) or c > MAX_LUT_CHANNELS:
+        return False
+    if int(b.attrs.get("group", 1)) != c or any(int(s) != 1 for s in b.attrs.get("strides") or [1, 1]):
+        return False
+    if any(b.attrs.get("pads") or []) or b.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        return False
+    return not b.input(2) or g.const(b.input(2)) is not None
+
+
+def fuse_qconv_epilogue(g: ir.Graph) -> ir.Graph:
+    for conv in list(g.nodes):
+        if conv not in g.nodes or not _fusable(g, conv):
+            continue
+        y = conv.outputs[0]
+        conv_out = {"shape": tuple(g.tensor(y).shape), "q": _qparams(g, y)}
+        nxt = single_consumer(g, y)
+        lut = None
+        if nxt is not None and _channel_map(g, nxt):
+            lut = nxt
+            nxt = single_consumer(g, lut.outputs[0])
+        pool = None
+        k = _plain_maxpool(g, nxt, "QMaxPool") if nxt is not None else None
+        if k is not None and min(g.tensor(nxt.outputs[0]).shape[2:]) > 0:
+            pool = (nxt, k)
+        if lut is None and pool is None:
+            continue
+        rows, ph = g.tensor(pool[0].outputs[0] if pool else y).shape[2], pool[1][0] if pool else 1
+        geo = conv_geometry_2d(conv, g)
+        if pooled_bands(geo, ph, rows) is None:
+            continue
+        if pool is None and fused_scratch_bytes(geo, 1, 1, rows) - conv_scratch_bytes(geo) > g.tensor(y).nbytes:
+            continue  # a table alone saves one tensor: not worth band buffers larger than it
+        conv.attrs["conv_out"] = conv_out
+        if lut is not None:
+            ins = (list(conv.inputs) + ["", ""])[:3]
+            conv.inputs = ins + [lut.inputs[1], lut.input(2)]
+            conv.attrs["post_lut"] = {"activation": lut.attrs.get("activation")}
+            conv.outputs[0] = lut.outputs[0]
+            g.nodes.remove(lut)
+        if pool is not None:
+            p, k = pool
+            conv.attrs["fused_pool"] = (k[0], k[1])
+            conv.attrs["pool_activation"] = p.attrs.get("activation")
+            conv.outputs[0] = p.outputs[0]
+            g.nodes.remove(p)
+    return g

@@ -1,0 +1,154 @@
+"""int8 convolution epilogue fusion (passes/fuse_qconv_epilogue.py, kernels/int8/qconv_pool.h):
+QConv -> depthwise 1x1 QConv (a BatchNormalization after the ReLU) -> QMaxPool run as one
+kernel must give exactly the bytes of the unfused int8 graph, on the fast and the portable
+kernels, while the arena shrinks.  On x86 with VNNI + VBMI, blocks with output rows of 16 or more
+run through qconv_x86_direct_pool.h, which pools int32 accumulators before requantizing;
+"exact-epilogue" forces its per-value route (taken where that would not be exact).
+The vectorised requantization (requant_x86.h) must equal
+requant.h's scalar rule on every input, including the saturating and rounding edges.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import REPO, make_model
+from edge_sdk.frontend import import_onnx
+from edge_sdk.passes import fuse_qconv_epilogue, run_passes
+from edge_sdk.quantize import pre_quant_passes, quantize_graph
+from edge_sdk.quantize.build_run import HostModel
+
+# (c_in, c_out, kernel, stride, pad, h, w, batchnorm after relu, pool) — pool 0: none.
+BLOCKS = [
+    (3, 8, 3, 1, 1, 34, 36, True, 2),    # Meso4's first block
+    (8, 8, 5, 1, 2, 17, 18, True, 2),    # odd height: the last conv row is dropped by the pool
+    (8, 16, 5, 1, 2, 16, 16, True, 4),   # 4x4 pool (Meso4's last block)
+    (16, 32, 3, 2, 1, 19, 19, False, 2),  # stride 2, pool without BatchNormalization (VNNI path)
+    (4, 8, 3, 1, 0, 12, 12, True, 0),    # BatchNormalization without a pool: the table alone
+    (8, 8, 5, 1, 2, 20, 20, True, 0),    # one-row bands: two top and two bottom band shapes
+]
+
+
+def _block_model(rng, block):
+    ci, co, k, st, p, h, w, bn, pool = block
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr, np.float32), name))
+        return name
+
+    nodes.append(helper.make_node("Conv", ["x", const("w", rng.standard_normal((co, ci, k, k)) * 0.3),
+                                           const("bias", rng.standard_normal(co) * 0.1)], ["c"],
+                                  kernel_shape=[k, k], strides=[st, st], pads=[p] * 4))
+    nodes.append(helper.make_node("Relu", ["c"], ["r"]))
+    t = "r"
+    if bn:
+        gamma = rng.standard_normal(co)  # negative scales: the table is decreasing there
+        stats = [const("g", gamma), const("be", rng.standard_normal(co)), const("m", rng.random(co)),
+                 const("v", rng.random(co) + 0.5)]
+        nodes.append(helper.make_node("BatchNormalization", [t, *stats], ["bn"]))
+        t = "bn"
+    if pool:
+        nodes.append(helper.make_node("MaxPool", [t], ["p"], kernel_shape=[pool, pool], strides=[pool, pool]))
+        t = "p"
+    # A consumer after the block keeps the block's output an int8 tensor inside the graph.
+    nodes.append(helper.make_node("Sigmoid", [t], ["y"]))
+    return make_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, ci, h, w])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, co, *_out_hw(block)])], inits,
+                      opset=13)
+
+
+def _out_hw(block):
+    _, _, k, st, p, h, w, _, pool = block
+    ho, wo = (h + 2 * p - k) // st + 1, (w + 2 * p - k) // st + 1
+    return (ho // pool, wo // pool) if pool else (ho, wo)
+
+
+@pytest.mark.parametrize("kernels", ["fast", "portable", "exact-epilogue"])
+@pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+def test_fused_int8_conv_block_is_bit_identical_to_the_unfused_graph(save, tmp_path, monkeypatch, kernels, block):
+    if kernels == "portable":
+        monkeypatch.setenv("EDGE_SDK_KERNELS", "portable")
+    rng = np.random.default_rng(5)
+    path = save(_block_model(rng, block), "block.onnx")
+    ci, h, w = block[0], block[5], block[6]
+    g = run_passes(import_onnx(path), pre_quant_passes())
+    cal = rng.standard_normal((6, ci, h, w)).astype(np.float32)
+    gq, rep = quantize_graph(g, path, cal, evaluate=False)
+    assert rep["fallback_ops"] == []
+    unfused = HostModel(gq, tmp_path / "unfused")
+    x = rng.standard_normal((1, ci, h, w)).astype(np.float32) * 1.5
+    want = unfused.run(x)[0]
+    fused_g = run_passes(gq, (fuse_qconv_epilogue,))
+    qconvs = [n for n in fused_g.nodes if n.op_type == "QConv"]
+    assert len(qconvs) == 1 and "conv_out" in qconvs[0].attrs, "the block was not fused"
+    if kernels == "exact-epilogue":  # the direct path's per-value route (non-monotone channels)
+        qconvs[0].attrs["exact_epilogue"] = True
+    assert [n.op_type for n in fused_g.nodes].count("QConv") == 1
+    assert not any(n.op_type == "QMaxPool" for n in fused_g.nodes)
+    fused = HostModel(fused_g, tmp_path / "fused")
+    np.testing.assert_array_equal(fused.run(x)[0], want)
+    assert np.unique(want).size > 3, "the block's output should not be constant"
+    assert fused.arena_bytes < unfused.arena_bytes if block[-1] else fused.arena_bytes <= unfused.arena_bytes
+
+
+REQUANT_TEST = r"""
+#include <edge_sdk/kernels/int8/requant_x86.h>
+#include <cstdio>
+#include <random>
+using namespace edge_sdk::q8;
+int main() {
+#ifndef EDGE_Q8_HAVE_AVX512_REQUANT
+  std::printf("no-avx512\n");
+  return 0;
+#else
+  std::mt19937_64 rng(1);
+  int32_t acc[37];
+  int8_t a[37];
+  const int32_t edges[] = {0, 1, -1, INT32_MIN, INT32_MAX, INT32_MIN + 1, 1 << 30, -(1 << 30), 12345, -12345};
+  long bad = 0, n = 0, clamped = 0;
+  for (int it = 0; it < 100000; ++it) {
+    int32_t m = it % 7 == 0 ? INT32_MIN : (it % 5 == 0 ? INT32_MAX : static_cast<int32_t>((1u << 30) + rng() % (1u << 30)));
+    if (it % 11 == 0) m = 0;
+    int shift = static_cast<int>(rng() % 40) - 31;
+    if (shift > 8) shift = 8;
+    const int32_t zp = static_cast<int32_t>(rng() % 256) - 128;
+    const int32_t lo = -128 + static_cast<int32_t>(rng() % 3), hi = 127 - static_cast<int32_t>(rng() % 3);
+    const int len = 1 + static_cast<int>(rng() % 37);
+    for (int i = 0; i < len; ++i) {
+      const int k = static_cast<int>(rng() % 4);
+      acc[i] = k == 0 ? edges[rng() % 10] : k == 1 ? static_cast<int32_t>(rng()) : static_cast<int32_t>(rng() % 200001) - 100000;
+    }
+    requantize_span(acc, len, m, shift, zp, lo, hi, a);
+    for (int i = 0; i < len; ++i, ++n) {
+      const int8_t want = requantize(acc[i], m, shift, zp, lo, hi);
+      bad += a[i] != want;
+      clamped += want == lo || want == hi;
+    }
+  }
+  std::printf("%ld %ld %ld\n", bad, n, clamped);
+  return bad != 0;
+#endif
+}
+"""
+
+
+@pytest.mark.parametrize("cxx", ["clang++-19", "g++"])
+def test_vector_requantization_equals_the_scalar_rule(tmp_path, cxx):
+    if not shutil.which(cxx):
+        pytest.skip(f"{cxx} is installed by `make test`")
+    src = tmp_path / "t.cpp"
+    src.write_text(REQUANT_TEST)
+    exe = tmp_path / "t"
+    subprocess.run([cxx, "-std=c++17", "-O2", "-march=native", "-Wall", "-Wextra", "-Werror",
+                    f"-I{REPO}/cpp/include", str(src), "-o", str(exe)], check=True, capture_output=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True)
+    if out.stdout.strip() == "no-avx512":
+        pytest.skip("this machine has no AVX-512: requantize_span is the scalar loop")
+    bad, n, clamped = map(int, out.stdout.split())
+    assert out.returncode == 0 and bad == 0, out.stdout
+    assert n > 1_000_000 and 0 < clamped < n  # both clamped and in-range results were compared

@@ -1,0 +1,102 @@
+"""The AVX-512 int8 elementwise kernels (kernels/int8/qops_x86.h: Add, Mul, table lookup) must
+equal the portable loops in qops.h byte for byte, over random data, broadcast forms, run lengths
+around the 16/64-lane tails, zero points at both ends, left and right shifts, and clamps."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO
+
+TEST = r"""
+#include <edge_sdk/kernels/int8/qops.h>
+#include <cstdio>
+#include <random>
+#ifndef EDGE_Q8_HAVE_QOPS_X86
+int main() { std::printf("no-avx512\n"); return 0; }
+#else
+using namespace edge_sdk::q8;
+static std::mt19937 rng(7);
+static int8_t a[4096], b[4096], got[4096], want[4096];
+static long bad = 0, total = 0, distinct_hi = 0, distinct_lo = 0;
+static void fill() {
+  for (int i = 0; i < 4096; ++i) { a[i] = static_cast<int8_t>(rng()); b[i] = static_cast<int8_t>(rng()); }
+}
+static void compare(int n) {
+  for (int i = 0; i < n; ++i) {
+    bad += got[i] != want[i];
+    distinct_hi += got[i] == 127;
+    distinct_lo += got[i] == -128;
+  }
+  total += n;
+}
+// (outer, inner, b per outer, zp_a, zp_b, zp_out, left shift, mults and shifts, clamp)
+constexpr QAddParams A1 = {1, 1000, false, -128, 127, 3, 20, 1518500250, -1, 1073741824, 0, 1288490189, -18, -128, 127};
+constexpr QAddParams A2 = {37, 33, true, 5, -7, -128, 20, 2147483647, 0, 1431655765, -2, 1717986918, -17, -128, 60};
+constexpr QAddParams A3 = {3, 15, false, 0, 0, 100, 20, 1073741824, 0, 1073741824, 0, 2000000000, -20, -50, 127};
+constexpr QMulParams M1 = {1, 1023, false, -128, 3, -5, 1518500250, -7, -128, 127};
+constexpr QMulParams M2 = {64, 49, true, 10, -128, 0, 1917396400, -9, -128, 127};
+constexpr QMulParams M3 = {5, 17, true, -3, 7, 120, 1431655765, 2, -128, 90};
+template <const QAddParams& P> void add_case() {
+  fill(); add_s8<P>(a, b, got); add_s8_portable<P>(a, b, want); compare(P.outer * P.inner);
+}
+template <const QMulParams& P> void mul_case() {
+  fill(); mul_s8<P>(a, b, got); mul_s8_portable<P>(a, b, want); compare(P.outer * P.inner);
+}
+int main() {
+  static int8_t tab[256];
+  for (int rep = 0; rep < 20; ++rep) {
+    add_case<A1>(); add_case<A2>(); add_case<A3>();
+    mul_case<M1>(); mul_case<M2>(); mul_case<M3>();
+    for (int i = 0; i < 256; ++i) tab[i] = static_cast<int8_t>(rng());
+    for (int n : {1, 63, 64, 65, 1000, 4096}) {
+      fill(); lut_s8(a, got, n, tab); lut_s8_portable(a, want, n, tab); compare(n);
+      fill(); for (int i = 0; i < n; ++i) got[i] = a[i]; lut_s8(got, got, n, tab);  // in place, as the planner allows
+      lut_s8_portable(a, want, n, tab); compare(n);
+    }
+  }
+  std::printf("%ld %ld %ld %ld\n", bad, total, distinct_hi, distinct_lo);
+  return bad != 0;
+}
+#endif
+"""
+
+
+def _compile(cxx: str, src, exe, march: str) -> subprocess.CompletedProcess:
+    return subprocess.run([cxx, "-std=c++17", "-O2", f"-march={march}", "-Wall", "-Wextra", "-Werror",
+                           f"-I{REPO}/cpp/include", str(src), "-o", str(exe)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("cxx", ["clang++-19", "g++"])
+def test_avx512_int8_kernels_build_warning_free_on_any_x86(tmp_path, cxx):
+    """Where this CPU cannot run them, the AVX-512 VNNI/VBMI paths are still compiled (icelake-server
+    has every extension they test for) so a broken SIMD path never hides behind a skip."""
+    if not shutil.which(cxx):
+        pytest.skip(f"{cxx} is installed by `make test`")
+    src = tmp_path / "t.cpp"
+    src.write_text("#include <edge_sdk/kernels/int8/qconv.h>\n#include <edge_sdk/kernels/int8/qops.h>\n"
+                   "#include <edge_sdk/kernels/int8/qconv_pool.h>\n"
+                   "#ifndef EDGE_Q8_HAVE_QOPS_X86\n#error the AVX-512 elementwise path is not selected\n#endif\n"
+                   "#ifndef EDGE_Q8_HAVE_VNNI_DIRECT\n#error the VNNI direct conv path is not selected\n#endif\n"
+                   "int main() { return 0; }\n")
+    r = _compile(cxx, src, tmp_path / "t", "icelake-server")
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("cxx", ["clang++-19", "g++"])
+def test_vector_elementwise_int8_kernels_equal_the_portable_loops(tmp_path, cxx):
+    if not shutil.which(cxx):
+        pytest.skip(f"{cxx} is installed by `make test`")
+    src = tmp_path / "t.cpp"
+    src.write_text(TEST)
+    exe = tmp_path / "t"
+    r = _compile(cxx, src, exe, "native")
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = subprocess.run([str(exe)], capture_output=True, text=True)
+    if out.stdout.strip() == "no-avx512":
+        pytest.skip("this machine has no AVX-512 VBMI: the portable loops run")
+    bad, total, hi, lo = map(int, out.stdout.split())
+    assert out.returncode == 0 and bad == 0, out.stdout
+    assert total > 100_000 and hi > 0 and lo > 0  # saturation at both ends was compared too
