@@ -152,6 +152,13 @@ def cmd_bench(args) -> int:
                     progress=_progress(args))
         _print(args, r, format_profile(r))
         return 0
+    from .frontend.tflite import is_tflite
+    if is_tflite(args.model):
+        from .bench_tflite import bench_tflite, format_bench_tflite
+        r = bench_tflite(args.model, device=args.device, runs=args.runs, warmup=args.warmup, threads=args.threads,
+                         progress=_progress(args))
+        _print(args, r, format_bench_tflite(r))
+        return 0
     from .bench import bench
     r = bench(args.model, device=args.device, runs=args.runs, warmup=args.warmup, threads=args.threads,
               batch=args.batch, progress=_progress(args), quantize=args.quantize, calibration=args.calibration,

@@ -23,6 +23,7 @@ from .codegen.cpp_writer import c_identifier, write_sources
 from .devices import Device, get_device
 from .errors import UnsupportedOpError, UserError
 from .frontend import import_onnx
+from .frontend.tflite import import_tflite, is_tflite, tflite_quant_options
 from .ops import lookup
 from .passes import LOWERING_PASSES, SIMPLIFY_PASSES, run_passes
 from .plan import ArenaPlan, plan_arena
@@ -102,8 +103,12 @@ def analyze(path: str | Path, batch: int = 1, input_shapes=None, strict: bool = 
     quant = quant or QuantOptions()
     t0 = time.perf_counter()
     sha = file_sha256(path) if Path(path).is_file() else ""
-    g = import_onnx(path, batch=batch, input_shapes=input_shapes)
-    prequantized = is_prequantized(g)
+    if is_tflite(path):  # TFLite frontend: the model's own int8 quantization, TFLite's arithmetic
+        g = import_tflite(path, batch=batch, input_shapes=input_shapes)
+        quant, prequantized = tflite_quant_options(g, quant), False
+    else:
+        g = import_onnx(path, batch=batch, input_shapes=input_shapes)
+        prequantized = is_prequantized(g)
     if prequantized:
         g = dequantize_prequantized(g)
     t1 = time.perf_counter()
