@@ -180,13 +180,25 @@ def cmd_bench(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
-    rows = run_demo(progress=_progress(args))
-    text = "Bundled MesoNet (meso4_df) compiled for this machine, on MesoNet's sample crops:\n" + _table(
-        [[r["image"], f"{r['p_real']:.4f}", f"{r['fake_score']:.4f}", r["verdict"]] for r in rows],
-        ["image", "p_real", "fake score", "verdict"])
-    _print(args, {"results": rows}, text)
-    return 0
+    """The deepfake-face monitor on the bundled clip, with the compiled int8 default detector."""
+    from .monitor.cli import add_monitor_parser
+    from .resources import assets_dir
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    events = out / "events.jsonl"
+    if events.exists():
+        events.unlink()  # one run's events, not an append across demo runs
+    if not args.quiet:
+        print(f"edge-sdk demo: the deepfake monitor on {assets_dir() / 'demo' / 'demo_clip.mp4'} "
+              f"(compiled int8 default detector); events -> {events}, snapshots -> {out / 'snapshots'}",
+              flush=True)
+    p = argparse.ArgumentParser(prog="edge-sdk")
+    add_monitor_parser(p.add_subparsers(dest="command"))
+    margs = p.parse_args(["monitor", "--source", str(assets_dir() / "demo" / "demo_clip.mp4"), "--quantize", "int8",
+                          "--events", str(events), "--snapshots", str(out / "snapshots"), "--stats-every", "1",
+                          "--record", str(out / "annotated.mp4"), *(["--json"] if args.json else []),
+                          *(["-q"] if args.quiet else [])])
+    return margs.fn(margs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,9 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", action="store_true",
                    help="per-layer time (op, shape, MACs, us, %%, GMAC/s) of an instrumented build instead")
     model_opts(b)
-    add("demo", cmd_demo, "compile the bundled MesoNet and score the bundled face crops")
+    d = add("demo", cmd_demo, "run the deepfake monitor on the bundled clip (int8 default detector)")
+    d.add_argument("-o", "--output", default="out/demo", help="folder for events, snapshots and video")
     from .cli_faces import add_face_commands
     add_face_commands(add)
+    from .monitor.cli import add_monitor_parser
+    add_monitor_parser(sub)
     return p
 
 

@@ -1,15 +1,11 @@
-"""`edge-sdk demo`: compile the bundled MesoNet for this machine and score the bundled face crops."""
+"""Reading a face crop the way MesoNet was trained (its sample crops, calibration folders)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from .compiler import compile as compile_model
 from .errors import UserError
-from .resources import assets_dir
-
-DEFAULT_MODEL = "mesonet/meso4_df.onnx"
 
 
 def load_face_crop(path: Path, size: int = 256) -> np.ndarray:
@@ -25,16 +21,3 @@ def load_face_crop(path: Path, size: int = 256) -> np.ndarray:
         bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_NEAREST)
     rgb = bgr[:, :, ::-1].astype(np.float32) / 255.0
     return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None])
-
-
-def run_demo(out_dir: str | Path = "out/demo-meso4", progress=None) -> list[dict]:
-    model_path = assets_dir() / DEFAULT_MODEL
-    model = compile_model(model_path, device="host", out_dir=out_dir, progress=progress,
-                          command=f"edge-sdk demo ({DEFAULT_MODEL})")
-    rows = []
-    for img in sorted((assets_dir() / "samples").glob("*.jpg")):
-        x = load_face_crop(img)
-        p_real = float(model.run(x)[0].reshape(-1)[0])
-        rows.append({"image": img.name, "p_real": p_real, "fake_score": 1.0 - p_real,
-                     "verdict": "FAKE" if p_real < 0.5 else "real"})
-    return rows

@@ -22,4 +22,8 @@ def test_wheel_carries_everything_a_user_needs_outside_the_repo(tmp_path):
                      "edge_sdk/assets/mesonet/meso4_df.onnx", "edge_sdk/assets/mesonet/NOTICE.MesoNet",
                      "edge_sdk/assets/mesonet/LICENSE.MesoNet", "edge_sdk/assets/samples/real00240.jpg"):
         assert required in names, required
-    assert not any("faces/" in n or n.endswith(".mp4") for n in names)  # research-only data never ships
+    assert "edge_sdk/assets/demo/demo_clip.mp4" in names  # make demo's clip, built from the Apache-2.0 samples
+    assert "edge_sdk/assets/deepfake/default.json" in names
+    # Research-only data never ships: no FF++ crops, no test-fixture footage from ../shared.
+    assert not any("faces/" in n or "hamilton" in n or "facenet_pytorch" in n for n in names)
+    assert [n for n in names if n.endswith((".mp4", ".avi"))] == ["edge_sdk/assets/demo/demo_clip.mp4"]
