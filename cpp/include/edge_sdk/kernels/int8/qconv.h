@@ -45,6 +45,7 @@ constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
 #include "qconv_x86.h"  // AVX-512 VNNI path (compiled only where the target has it)
 #include "qconv_x86_direct.h"  // AVX-512 VNNI direct path for narrow layers (needs VBMI too)
 #include "qconv_x86_dw.h"  // AVX-512 VNNI depthwise path (needs VBMI too)
+#include "qconv_avx2.h"  // AVX2 path for x86 without VNNI (int16 multiply-adds, exact)
 #include "qconv_neon.h"  // ARM NEON / SDOT path (AArch64, ARMv7 NEON)
 #include "qconv_dsp.h"   // Cortex-M DSP SMLAD path (M4/M7/M33 without NEON)
 
@@ -246,6 +247,14 @@ constexpr bool use_vnni() {
          P.c_in / P.groups > 1 && patch_len<P>() >= 8;
 }
 
+// AVX2 without VNNI: the same gather as the VNNI kernel, 16 multiply-adds per instruction.  It
+// beats the (auto-vectorised) row kernel wherever a gathered patch serves at least 4 output
+// channels; depthwise convs stay on the row kernel.
+template <const QConvParams& P>
+constexpr bool use_avx2() {
+  return P.c_out / P.groups >= 4 && P.c_in / P.groups > 1 && patch_len<P>() >= 8;
+}
+
 // bias: the reference's; bias_folded = bias - zp_in*sum(w) (im2col path);
 // bias_u8 = bias - (zp_in + 128)*sum(w) (VNNI path, unsigned activations).
 // kSimd = false (EDGE_SDK_KERNELS=portable at compile time) keeps the portable kernels.
@@ -273,6 +282,14 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* bias, co
     (void)bias;
     (void)bias_folded;
     conv2d_s8_vnni<P>(in, w, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
+    return;
+  }
+#endif
+#if defined(EDGE_Q8_HAVE_AVX2)
+  if constexpr (kSimd && use_avx2<P>()) {
+    (void)bias;
+    (void)bias_u8;
+    conv2d_s8_avx2<P>(in, w, bias_folded, mult, shift, out, static_cast<int16_t*>(scratch));
     return;
   }
 #endif
