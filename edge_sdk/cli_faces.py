@@ -20,8 +20,10 @@ def detector_opts(sp) -> None:
                     help="classifier precision (default: the device profile's choice)")
     sp.add_argument("--threshold", type=float, default=None,
                     help="fake score at or above which a face is fake (default: the classifier's recommended)")
-    sp.add_argument("--min-face", type=int, default=64, help="faces smaller than this (crop side, pixels) "
-                                                              "are not scored (default 64)")
+    sp.add_argument("--min-face", type=int, default=96, help="faces smaller than this (crop side, pixels) "
+                                                              "are not scored (default 96)")
+    sp.add_argument("--min-face-score", type=float, default=0.8, help="faces detected with less confidence "
+                                                                      "are not scored (default 0.8)")
     sp.add_argument("--detect-width", type=int, default=640, help="frames are scaled down to this width for "
                                                                   "face detection (default 640)")
 
@@ -29,7 +31,7 @@ def detector_opts(sp) -> None:
 def detector_from_args(args, progress=None):
     from .detector import Detector
     return Detector(args.model, device=args.device, quantize=args.quantize, threshold=args.threshold,
-                    min_face=args.min_face, detect_width=args.detect_width, preprocess=args.preprocess,
+                    min_face=args.min_face, min_face_score=args.min_face_score, detect_width=args.detect_width, preprocess=args.preprocess,
                     output=args.output_meaning, progress=progress)
 
 

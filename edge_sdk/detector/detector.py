@@ -39,11 +39,15 @@ class Detector:
     min_face: faces whose crop side (in frame pixels) is below this are detected but not
         scored (fake_score None): too few pixels to judge, and small real faces are exactly
         what weak classifiers call fake.
+    min_face_score: faces YuNet is less sure of than this are detected but not scored either:
+        their landmarks (profiles, occlusion, motion blur) give a misaligned crop, and a
+        misaligned real face is what MesoNet-style classifiers call fake.
     detect_width: frames wider than this are scaled down to it for face detection.
     """
 
     def __init__(self, model: str | Path | ClassifierSpec | None = None, device: str = "host",
-                 quantize: str | None = None, threshold: float | None = None, *, min_face: int = 64,
+                 quantize: str | None = None, threshold: float | None = None, *, min_face: int = 96,
+                 min_face_score: float = 0.8,
                  detect_width: int = 640, face_threshold: float = 0.6, preprocess: str | None = None,
                  output: str = "p_fake", keep_crops: bool = False, progress=None):
         if isinstance(model, ClassifierSpec):
@@ -60,6 +64,7 @@ class Detector:
         if not 0.0 <= self.threshold <= 1.0:
             raise InputError(f"threshold must be in [0, 1], got {self.threshold}")
         self.min_face = int(min_face)
+        self.min_face_score = float(min_face_score)
         self.keep_crops = keep_crops
         self.faces = YuNet(detect_width, device, score_threshold=face_threshold, progress=progress)
         self.classifier = FaceClassifier(spec, device, self.quantize, progress=progress)
@@ -88,7 +93,7 @@ class Detector:
                                          np.hypot(*((f.landmarks[0] + f.landmarks[1] - f.landmarks[3]
                                                      - f.landmarks[4]) / 2)))
             crop = None
-            if side >= self.min_face:
+            if side >= self.min_face and f.score >= self.min_face_score:
                 crop = aligned_crop(frame, f.landmarks, spec.crop_size, spec.crop_scale, spec.crop_resize)
             tb = time.perf_counter()
             score = self.classifier.score(crop) if crop is not None else None

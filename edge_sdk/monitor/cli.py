@@ -40,6 +40,8 @@ def add_monitor_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--device", default="host", help="device profile to compile for (default host)")
     d.add_argument("--quantize", choices=["none", "int8"], default=None, help="default: the detector's choice")
     d.add_argument("--min-face", type=_positive(int), help="smallest face side in pixels that gets scored")
+    d.add_argument("--min-face-score", type=float, help="face detection confidence below which a face is "
+                                                           "tracked but not scored (default 0.8)")
     d.add_argument("--detect-width", type=_positive(int), help="frame width the face detector runs at")
     f = m.add_argument_group("flagging")
     f.add_argument("--threshold", type=float, help="fake score at or above which a face counts as fake "
@@ -79,7 +81,7 @@ def add_monitor_parser(subparsers) -> argparse.ArgumentParser:
 def _make_detector(args):
     from ..detector import Detector
     kwargs = {"model": args.model, "device": args.device, "quantize": args.quantize}
-    for name in ("threshold", "min_face", "detect_width"):
+    for name in ("threshold", "min_face", "min_face_score", "detect_width"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)
     if args.snapshots:
