@@ -29,7 +29,7 @@ from .data import identity_holdout, read_split, to_input
 from .export import ASSETS, compiled_scores, ort_scores
 from .metrics import accuracy, roc_auc, threshold_at_fpr, tpr_fpr
 
-MESONET_DIR = Path("/work/shared/data/models/mesonet")
+MESONET_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "models" / "mesonet"
 MESONETS = ["meso4_df", "meso4_f2f", "mesoinception4_df", "mesoinception4_f2f"]
 SOURCES = ["ffpp_c23_deepfakes", "ffpp_c23_face2face", "ffpp_c23_faceswap", "ffpp_c23_neuraltextures"]
 
