@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-DATA_ROOT = Path("/work/shared/data/faces")
+DATA_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "faces"  # ../shared beside the checkout
 RESIZE = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA}
 _VIDEO_RE = re.compile(r"videos__(\d{3}(?:_\d{3})?)_f\d+")
 
