@@ -56,7 +56,7 @@ class EventLog:
         self.err = err if err is not None else sys.stderr
         self.failed: str | None = None      # the first write error, once the file stopped accepting lines
         self.written = 0
-        self.records: collections.deque[dict] = collections.deque(maxlen=100_000)  # recent records, for tests
+        self.records: collections.deque[dict] = collections.deque(maxlen=1000)  # the most recent records (bounded: the monitor runs for months)
         self._lock = threading.Lock()
         self._fd: int | None = None
         if path:
