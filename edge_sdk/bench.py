@@ -105,6 +105,24 @@ def _max_rel_error(ours, refs) -> float:
     return max(errs, default=0.0)
 
 
+def time_alternating(engines: dict, runs: int, warmup: int, seconds: float | None = None) -> dict[str, list[int]]:
+    """Nanoseconds per call of each engine, the engines taking turns run by run so that machine
+    noise hits them alike; stops early after `seconds` (at least 10 runs)."""
+    for _ in range(warmup):
+        for fn in engines.values():
+            fn()
+    samples: dict[str, list[int]] = {k: [] for k in engines}
+    deadline = time.perf_counter() + seconds if seconds else None
+    for _ in range(runs):
+        for k, fn in engines.items():
+            t = time.perf_counter_ns()
+            fn()
+            samples[k].append(time.perf_counter_ns() - t)
+        if deadline and time.perf_counter() > deadline and len(next(iter(samples.values()))) >= 10:
+            break
+    return samples
+
+
 def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int = 20, threads: int = 1,
           batch: int = 1, out_dir: str | Path | None = None, progress=None, seconds: float | None = None,
           quantize: str | None = None, calibration=None, input_shapes: dict | None = None) -> dict:
@@ -143,18 +161,7 @@ def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int =
         engines = {"edge_sdk": lambda: model.run(feeds)}
         for k, s in refs.items():
             engines[k] = (lambda s=s: s.run(None, ref_feeds))
-        for _ in range(warmup):
-            for fn in engines.values():
-                fn()
-        samples: dict[str, list[int]] = {k: [] for k in engines}
-        deadline = time.perf_counter() + seconds if seconds else None
-        for _ in range(runs):
-            for k, fn in engines.items():
-                t = time.perf_counter_ns()
-                fn()
-                samples[k].append(time.perf_counter_ns() - t)
-            if deadline and time.perf_counter() > deadline and len(samples["edge_sdk"]) >= 10:
-                break
+        samples = time_alternating(engines, runs, warmup, seconds)
     stats = {k: _percentiles(v) for k, v in samples.items()}
     best_ref = min(refs, key=lambda k: stats[k]["p50_ms"])
     ours = stats["edge_sdk"]

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench import _percentiles
+from .bench import _percentiles, time_alternating
 from .compiler import compile as compile_model, runs_on_this_machine
 from .devices import get_device
 from .errors import UserError
 
 
-def _interpreter_module():
+def find_interpreter():
+    """(interpreter module, package name) of TFLite's Python interpreter, LiteRT first; None if neither."""
     try:
         from ai_edge_litert import interpreter as mod
         return mod, "ai-edge-litert"
@@ -29,8 +30,15 @@ def _interpreter_module():
         from tflite_runtime import interpreter as mod
         return mod, "tflite-runtime"
     except ImportError:
+        return None
+
+
+def _interpreter_module():
+    found = find_interpreter()
+    if found is None:
         raise UserError("benchmarking a .tflite needs TFLite's interpreter",
-                        "pip install ai-edge-litert (or tflite-runtime)") from None
+                        "pip install ai-edge-litert (or tflite-runtime)")
+    return found
 
 
 def _interpreter(path: Path, reference: bool, threads: int):
@@ -80,18 +88,7 @@ def bench_tflite(path: str | Path, device: str = "host", runs: int = 200, warmup
         max_abs = max(float(np.max(np.abs(np.asarray(a, np.float64).reshape(b.shape) - b))) if b.size else 0.0
                       for a, b in zip(ours_out, ref_out))
         engines = {"edge_sdk": lambda: model.run(xs if len(xs) > 1 else xs[0]), "tflite": lambda: _invoke(fast, xs)}
-        for _ in range(warmup):
-            for fn in engines.values():
-                fn()
-        samples: dict[str, list[int]] = {k: [] for k in engines}
-        deadline = time.perf_counter() + seconds if seconds else None
-        for _ in range(runs):
-            for k, fn in engines.items():
-                t = time.perf_counter_ns()
-                fn()
-                samples[k].append(time.perf_counter_ns() - t)
-            if deadline and time.perf_counter() > deadline and len(samples["edge_sdk"]) >= 10:
-                break
+        samples = time_alternating(engines, runs, warmup, seconds)
     stats = {k: _percentiles(v) for k, v in samples.items()}
     int8 = any(np.dtype(t["dtype"]) == np.int8 for t in model.inputs + model.outputs) or \
         "QConv" in model.manifest.get("ops", [])

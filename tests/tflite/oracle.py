@@ -10,16 +10,8 @@ import numpy as np
 
 def interpreter_module():
     """(module, name) of the TFLite Python interpreter available here, LiteRT first; None if neither."""
-    try:
-        from ai_edge_litert import interpreter as mod
-        return mod, "ai-edge-litert"
-    except ImportError:
-        pass
-    try:
-        from tflite_runtime import interpreter as mod
-        return mod, "tflite-runtime"
-    except ImportError:
-        return None
+    from edge_sdk.bench_tflite import find_interpreter
+    return find_interpreter()
 
 
 def make_interpreter(path, reference: bool = True, threads: int = 1):
