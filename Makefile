@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.edge-sdk-setup
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n auto  # pytest-xdist: one worker per core (the suite is built to run in parallel)
 
 .PHONY: setup demo test test-slow test-cpp bench clean
 
