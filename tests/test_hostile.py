@@ -142,10 +142,7 @@ def _reads_of_case_files(trace: str, case_dir: Path) -> list[str]:
 
 # Findings whose fix lies in another owner's file, kept visible as strict xfails: when the fix
 # lands the test XPASSes, fails, and the entry must go.
-OPEN_FINDINGS = {
-    "clip_min_shape_1_pass_typeerror.onnx":
-        "passes/fuse_activation.py:31 calls float() on a shape-[1] Clip bound before Clip.check runs",
-}
+OPEN_FINDINGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=OPEN_FINDINGS[n]))

@@ -26,8 +26,9 @@ def activation_of(g: ir.Graph, n: ir.Node) -> tuple[str, float, float] | None:
             lo_t, hi_t = n.input(1), n.input(2)
             lo = g.const(lo_t) if lo_t else np.float32(-np.inf)
             hi = g.const(hi_t) if hi_t else np.float32(np.inf)
-            if lo is None or hi is None:
-                return None
+            if lo is None or hi is None or np.size(lo) != 1 or np.size(hi) != 1:
+                return None  # not a scalar bound: Clip.check refuses the node with a clear message
+            lo, hi = np.ravel(lo)[0], np.ravel(hi)[0]  # shape [1] is accepted as a scalar
         return ("Clip", float(lo), float(hi))
     if t == "HardSigmoid":
         return ("HardSigmoid", float(n.attr("alpha", 0.2)), float(n.attr("beta", 0.5)))
