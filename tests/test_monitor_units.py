@@ -3,6 +3,7 @@ flagging, frame health, the event log (including kill -9 and a full disk)."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ import pytest
 from edge_sdk.detector.types import Detection
 from edge_sdk.errors import UserError
 from edge_sdk.monitor.capture import FrameHealth
-from edge_sdk.monitor.events import EventLog
+from edge_sdk.monitor.events import EventLog, read_events
 from edge_sdk.monitor.sources import parse_source, picamera_to_bgr
 from edge_sdk.monitor.tracking import Smoother, Tracker, greedy_match, iou
 
@@ -223,14 +224,22 @@ def test_event_lines_parse_and_append(tmp_path):
     assert recs[1]["score"] == 0.75 and recs[1]["time"].endswith("Z")
 
 
-def test_torn_last_line_is_terminated(tmp_path):
+def test_partial_last_line_is_cut_off_before_appending(tmp_path, capsys):
     path = tmp_path / "events.jsonl"
-    path.write_text('{"event":"start"}\n{"event":"fl')  # someone else's crash
+    path.write_text('{"event":"start"}\n{"event":"fl')  # a writer killed mid-record
+    assert read_events(path) == [{"event": "start"}]
     log = EventLog(str(path), echo=None)
-    log.emit({"event": "start"})
+    log.emit({"event": "stop"})
     log.close()
-    lines = path.read_text().splitlines()
-    assert json.loads(lines[-1])["event"] == "start" and lines[1] == '{"event":"fl'
+    assert [r["event"] for r in read_events(path)] == ["start", "stop"]
+    assert path.read_text().endswith("\n") and "12-byte partial record" in capsys.readouterr().err
+
+
+def test_a_file_that_is_one_partial_line_becomes_empty(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"x" * 100_000)  # longer than the backwards read block
+    EventLog(str(path), echo=None, err=io.StringIO()).close()
+    assert path.read_bytes() == b""
 
 
 def test_unwritable_events_file_reported_once_and_events_continue(capsys):
@@ -262,7 +271,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_kill_9_leaves_only_whole_lines(tmp_path):
+def test_kill_9_loses_no_committed_record(tmp_path):
     path = tmp_path / "events.jsonl"
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
@@ -275,9 +284,13 @@ def test_kill_9_leaves_only_whole_lines(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
+    # The record in flight at the kill may be a partial last line; the readers skip it ...
+    recs = read_events(path)
+    # ... and the next run cuts it off, so the file is valid JSON lines throughout.
+    EventLog(str(path), echo=None, err=io.StringIO()).close()
     data = path.read_bytes()
     assert data.endswith(b"\n")
-    recs = [json.loads(x) for x in data.decode().splitlines()]
+    assert [json.loads(x) for x in data.decode().splitlines()] == recs
     # Three runs, each counting from 0 without a gap: nothing lost in the middle.
     starts = [k for k, r in enumerate(recs) if r["i"] == 0]
     assert len(starts) == 3

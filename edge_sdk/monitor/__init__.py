@@ -4,10 +4,10 @@
 Monitor(detector, parse_source("clip.mp4")).run() returns the run's summary.
 """
 from .capture import CaptureConfig, CaptureThread, Frame
-from .events import EventLog
+from .events import EventLog, read_events
 from .loop import Monitor, MonitorConfig
 from .sources import SourceSpec, open_source, parse_source, picamera_to_bgr
 from .tracking import Tracker
 
-__all__ = ["CaptureConfig", "CaptureThread", "EventLog", "Frame", "Monitor", "MonitorConfig", "SourceSpec",
+__all__ = ["CaptureConfig", "CaptureThread", "EventLog", "read_events", "Frame", "Monitor", "MonitorConfig", "SourceSpec",
            "Tracker", "open_source", "parse_source", "picamera_to_bgr"]

@@ -1,10 +1,13 @@
 """The monitor's event log: one JSON object per line, appended, each line durable on its own.
 
 Each record is written with a single os.write() on an O_APPEND descriptor and then
-fsync'ed, so a process killed at any moment (kill -9, power cut after fsync) leaves only
-whole lines behind.  If the file stops accepting writes (disk full, permissions changed,
-medium removed) the error is reported once on stderr and the monitor keeps running: the
-events still reach stdout.
+fsync'ed before emit() returns, so every record emit() reported is a whole, durable line.
+The one exception is the record being written at the instant of a kill -9: Linux stops a
+write at a page boundary when a fatal signal is pending, so it can leave a partial last
+line.  That record never completed, so nothing committed is lost: read_events() ignores
+such a tail, and the next EventLog on the file cuts it off before appending.  If the file
+stops accepting writes (disk full, permissions changed, medium removed) the error is
+reported once on stderr and the monitor keeps running: the events still reach stdout.
 """
 from __future__ import annotations
 
@@ -71,13 +74,27 @@ class EventLog:
             except OSError as e:
                 raise UserError(f"cannot open the events file '{path}': {e.strerror}",
                                 "choose a writable path for --events") from None
-        # A line cut short by someone else's crash would glue onto our first record: end it.
         try:
-            size = os.fstat(self._fd).st_size
-            if size and os.pread(self._fd, 1, size - 1) != b"\n":
-                self._write_bytes(b"\n")
+            self._drop_partial_tail()
         except OSError:
             pass
+
+    def _drop_partial_tail(self) -> None:
+        """Cut off a partial last line left by a killed writer, so the file stays valid JSON lines."""
+        size = os.fstat(self._fd).st_size
+        if not size or os.pread(self._fd, 1, size - 1) == b"\n":
+            return
+        end = size
+        while end > 0:  # find the last newline, reading backwards in blocks
+            start = max(0, end - 65536)
+            cut = os.pread(self._fd, end - start, start).rfind(b"\n")
+            if cut >= 0:
+                end = start + cut + 1
+                break
+            end = start
+        os.ftruncate(self._fd, end)
+        print(f"edge-sdk: note: removed a {size - end}-byte partial record that an interrupted run left "
+              f"at the end of '{self.path}'", file=self.err, flush=True)
 
     def _write_bytes(self, data: bytes) -> None:
         view = memoryview(data)
@@ -125,6 +142,14 @@ class EventLog:
                 except OSError:
                     pass
                 self._fd = None
+
+
+def read_events(path) -> list[dict]:
+    """The records of an events file; a partial last line (a writer killed mid-write) is ignored."""
+    with open(path, "rb") as f:
+        data = f.read()
+    lines = data.split(b"\n")
+    return [json.loads(line) for line in lines[:-1] if line]
 
 
 def _jsonable(x):
