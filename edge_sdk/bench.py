@@ -126,7 +126,7 @@ def time_alternating(engines: dict, runs: int, warmup: int, seconds: float | Non
 def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int = 20, threads: int = 1,
           batch: int = 1, out_dir: str | Path | None = None, progress=None, seconds: float | None = None,
           quantize: str | None = None, calibration=None, input_shapes: dict | None = None) -> dict:
-    """Benchmark `path` compiled for `device` against onnxruntime (CPU, `threads` threads)."""
+    """Benchmark `path` compiled for `device` with `threads` threads against onnxruntime (CPU, as many)."""
     path = Path(path)
     dev = get_device(device)
     if not runs_on_this_machine(dev):
@@ -146,7 +146,8 @@ def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int =
                 cal = np.concatenate(load_samples(calibration, tuple(shape)))
         t0 = time.perf_counter()
         model = compile_model(path, device=dev, out_dir=Path(out_dir) if out_dir else work / "model", batch=batch,
-                              input_shapes=input_shapes, quantize=q, calibration=cal, progress=progress)
+                              input_shapes=input_shapes, quantize=q, calibration=cal, progress=progress,
+                              threads=threads)
         compile_s = time.perf_counter() - t0
         refs = {"onnxruntime_fp32": ref_fp32}
         if q == "int8":

@@ -66,14 +66,16 @@ def cmd_compile(args) -> int:
                           calibration=args.calibration, batch=args.batch, input_shapes=dict(args.input_shape or []),
                           name=args.name, cxx=args.cxx, build=not args.no_build, command=args.command_line,
                           calibration_method=args.calibration_method, keep_float=args.keep_float or (),
-                          io=args.io, preprocess=args.preprocess, emit_qdq=args.emit_qdq, progress=_progress(args))
+                          io=args.io, preprocess=args.preprocess, emit_qdq=args.emit_qdq, threads=args.threads,
+                          progress=_progress(args))
     m = model.manifest
     built = [f"{k}: {m[k]}" for k in ("library", "static_library", "runner", "firmware", "arduino_library") if m.get(k)]
     sizes = (f"\n  measured: flash {m['flash_bytes']:,} B, RAM {m['ram_bytes']:,} B (arena + I/O + static data)"
              if m.get("flash_bytes") is not None else "")
     text = (f"compiled {m['model']} for {m['device']} -> {model.dir}\n"
             f"  nodes {m['nodes']}, MACs {m['macs']:,}, arena {m['arena_bytes']:,} B, weights {m['weights_bytes']:,} B"
-            f"{sizes}\n  " + ("\n  ".join(built) if built else "(sources only)"))
+            + (f"\n  threads {m['threads']}: {m['threaded_nodes']} layer(s) split between them" if m['threads'] > 1 else "")
+            + f"{sizes}\n  " + ("\n  ".join(built) if built else "(sources only)"))
     if m.get("quantization"):
         from .quantize import format_report
         text += "\n" + format_report(m["quantization"])
@@ -149,7 +151,7 @@ def cmd_bench(args) -> int:
         from .profile import format_profile, profile
         r = profile(args.model, device=args.device, runs=args.runs, warmup=args.warmup, quantize=args.quantize,
                     calibration=args.calibration, batch=args.batch, input_shapes=dict(args.input_shape or []),
-                    progress=_progress(args))
+                    progress=_progress(args), threads=args.threads)
         _print(args, r, format_profile(r))
         return 0
     from .frontend.tflite import is_tflite
@@ -235,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--emit-qdq", metavar="OUT.onnx", help="also write the quantized graph as a QDQ ONNX model")
     c.add_argument("--name", help="C symbol prefix (default: from the file name)")
     c.add_argument("--cxx", help="C++ compiler (default: clang++-19/clang++; or $EDGE_SDK_CXX)")
+    c.add_argument("--threads", type=int, default=1,
+                   help="split heavy layers between N threads (Linux devices; default 1, no threads)")
     c.add_argument("--no-build", action="store_true", help="write sources only")
     model_opts(c)
     r = add("run", cmd_run, "run a compiled model on an input .npy (or .npz of named inputs)")
@@ -254,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="host")
     b.add_argument("--runs", type=int, default=200)
     b.add_argument("--warmup", type=int, default=20)
-    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--threads", type=int, default=1,
+                   help="threads for the compiled model and for onnxruntime (default 1)")
     b.add_argument("--quantize", choices=["none", "int8"], default="none")
     b.add_argument("--calibration", help="calibration samples for int8 (default: random, fine for speed)")
     b.add_argument("--profile", action="store_true",

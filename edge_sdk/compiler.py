@@ -26,6 +26,7 @@ from .frontend import import_onnx
 from .frontend.tflite import import_tflite, is_tflite, tflite_quant_options
 from .ops import lookup
 from .passes import LOWERING_PASSES, SIMPLIFY_PASSES, run_passes
+from .passes.split_for_threads import split_for_threads
 from .plan import ArenaPlan, plan_arena
 from .plan.fit import check_fit
 from .resources import kernel_include_dir, runner_source
@@ -95,10 +96,11 @@ def _collect_problems(g: ir.Graph, check: bool) -> list[UnsupportedOpError]:
 
 
 def analyze(path: str | Path, batch: int = 1, input_shapes=None, strict: bool = True,
-            quant: QuantOptions | None = None, progress=None) -> Analysis:
+            quant: QuantOptions | None = None, progress=None, threads: int = 1) -> Analysis:
     """Import, optimise, (quantize) and plan `path` without writing code.
 
-    strict: raise on unsupported nodes; otherwise list them in Analysis.unsupported."""
+    strict: raise on unsupported nodes; otherwise list them in Analysis.unsupported.
+    threads: split heavy layers between this many threads (passes/split_for_threads.py)."""
     from .quantize import DEFAULT_METHOD, dequantize_prequantized, is_prequantized, quantize_graph
     quant = quant or QuantOptions()
     t0 = time.perf_counter()
@@ -132,7 +134,7 @@ def analyze(path: str | Path, batch: int = 1, input_shapes=None, strict: bool = 
                                    keep_float=quant.keep_float, io=quant.io, on_progress=progress)
     quantized = copy.deepcopy(g) if report is not None else None  # lowering fuses ops QDQ cannot express
     if not problems:
-        g = run_passes(g, LOWERING_PASSES)
+        g = split_for_threads(run_passes(g, LOWERING_PASSES), threads)
     t2 = time.perf_counter()
     plan = plan_arena(g) if not problems else None
     macs = sum(lookup(n, g).macs(n, g) for n in g.nodes) if not problems else 0
@@ -159,7 +161,7 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
             cxx: str | None = None, build: bool = True, command: str | None = None,
             calibration_method: str | None = None, keep_float=(), io: str = "float",
             preprocess: str | None = None, emit_qdq: str | Path | None = None,
-            progress=None) -> CompiledModel:
+            threads: int = 1, progress=None) -> CompiledModel:
     """Compile an ONNX model to C++ and build it for `device`.
 
     quantize: None (the device's default), "none" or "int8".  int8 needs
@@ -168,7 +170,9 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
     already quantized (QDQ or QOperator).  `calibration_method` is minmax,
     percentile (default) or entropy; `keep_float` lists node names kept in fp32;
     io="int8" takes and returns raw int8 tensors; `emit_qdq` writes the quantized
-    graph as a QDQ ONNX model for cross-checking with onnxruntime.
+    graph as a QDQ ONNX model for cross-checking with onnxruntime.  `threads` > 1 splits
+    the heavy layers between that many threads of a static pool in the model (Linux devices
+    only; the default, 1, has no threads at all).
 
     Returns the loaded :class:`CompiledModel` (for the host) from `out_dir`,
     which holds the sources, the library, a CMakeLists.txt and manifest.json.
@@ -178,12 +182,13 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
     dev = get_device(device)
     quant = QuantOptions(_resolve_quantize(quantize, dev), calibration, calibration_method, tuple(keep_float), io,
                          preprocess, from_device_default=dev.name if quantize is None else "")
+    threads = check_threads(threads, dev)
     out = Path(out_dir) if out_dir else Path.cwd() / f"{path.stem}-{dev.name}"
     _prepare_out_dir(out)
     tc = find_toolchain(cxx) if build else None
 
     say(f"importing {path.name}")
-    a = analyze(path, batch=batch, input_shapes=input_shapes, quant=quant, progress=say)
+    a = analyze(path, batch=batch, input_shapes=input_shapes, quant=quant, progress=say, threads=threads)
     g, plan = a.graph, a.plan
     if emit_qdq:
         from .quantize.export_qdq import write_qdq
@@ -207,12 +212,12 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
             (tmp / fname).write_text(text)
         shutil.copytree(kernel_include_dir(), tmp / "include")
         shutil.copy(runner_source(), tmp / "runner.cpp")
-        (tmp / "CMakeLists.txt").write_text(write_cmakelists(prefix, dev))
+        (tmp / "CMakeLists.txt").write_text(write_cmakelists(prefix, dev, threads))
         built: dict = {"files": {}, "flags": []}
         if build and tc is not None:
             say(f"building with {Path(tc.cxx).name} for {dev.name}")
             t0 = time.perf_counter()
-            built = build_for_device(tc, dev, tmp, prefix, arena_bytes=plan.arena_bytes,
+            built = build_for_device(tc, dev, tmp, prefix, arena_bytes=plan.arena_bytes, threads=threads,
                                      input_bytes=[g.tensor(t).nbytes for t in g.inputs],
                                      output_bytes=[g.tensor(t).nbytes for t in g.outputs],
                                      io_ctypes=([ctype_of(g.tensor(t).dtype) for t in g.inputs],
@@ -228,6 +233,20 @@ def compile(path: str | Path, device: str | Device = "host", out_dir: str | Path
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return CompiledModel(out)
+
+
+def check_threads(threads, dev: Device) -> int:
+    """The thread count for `dev`, or a UserError saying why it cannot have that many."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise UserError(f"--threads must be a positive whole number, got {threads!r}", "use --threads 1 .. the core count")
+    threads = int(threads)
+    if threads > 1 and dev.os != "linux":
+        raise UserError(f"device '{dev.name}' runs bare metal and has no threads; --threads {threads} is not possible",
+                        "use --threads 1 (the default) on microcontrollers")
+    if threads > dev.effective_cores:
+        raise UserError(f"device '{dev.name}' has {dev.effective_cores} core(s); --threads {threads} would only "
+                        "time-share them", f"use --threads {dev.effective_cores} or fewer")
+    return threads
 
 
 def _resolve_quantize(quantize: str | None, dev: Device) -> str:
@@ -264,6 +283,8 @@ def _manifest(path: Path, a: Analysis, dev: Device, prefix: str, built: dict, tc
         "weights_bytes": g.weights_bytes(),
         "macs": a.macs,
         "nodes": len(g.nodes),
+        "threads": int(g.metadata.get("threads", 1)),
+        "threaded_nodes": sum(1 for n in g.nodes if n.attrs.get("thread_parts") or n.attrs.get("thread_rows")),
         "ops": sorted({n.op_type for n in g.nodes}),
         "library": built["files"].get("library"),
         "static_library": built["files"].get("static_library"),

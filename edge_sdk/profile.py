@@ -29,7 +29,7 @@ def _calibration(path: Path, batch: int, input_shapes: dict | None) -> np.ndarra
 
 def profile(path: str | Path, device: str = "host", runs: int = 50, warmup: int = 5, quantize: str | None = None,
             calibration=None, batch: int = 1, input_shapes: dict | None = None, progress=None,
-            out_dir: str | Path | None = None) -> dict:
+            out_dir: str | Path | None = None, threads: int = 1) -> dict:
     from .bench import sample_inputs
     from .compiler import compile as compile_model, runs_on_this_machine
     from .devices import get_device
@@ -45,7 +45,7 @@ def profile(path: str | Path, device: str = "host", runs: int = 50, warmup: int 
             cal = _calibration(path, batch, input_shapes)
         with instrumented():
             model = compile_model(path, device=device, out_dir=out, quantize=q, calibration=cal, batch=batch,
-                                  input_shapes=input_shapes, progress=progress)
+                                  input_shapes=input_shapes, progress=progress, threads=threads)
         marks = json.loads((out / PROFILE_FILE).read_text())
         lib = ctypes.CDLL(str(out / model.manifest["library"]))  # the handle the runtime already opened
         fn = getattr(lib, f"{model.manifest['prefix']}_profile_ns")
@@ -66,7 +66,7 @@ def profile(path: str | Path, device: str = "host", runs: int = 50, warmup: int 
         rows.append({**m, "us": t / 1e3, "pct": 100.0 * t / total_ns if total_ns else 0.0,
                      "gmacs_per_s": m["macs"] / t if t > 0 and m["macs"] else None})
     macs = sum(m["macs"] for m in marks)
-    return {"model": path.name, "quantize": q, "runs": runs, "total_us": total_ns / 1e3, "macs": macs,
+    return {"model": path.name, "quantize": q, "threads": threads, "runs": runs, "total_us": total_ns / 1e3, "macs": macs,
             "gmacs_per_s": macs / total_ns if total_ns else 0.0, "layers": rows}
 
 

@@ -11,7 +11,8 @@
   the race, so a silent TSan run means something.
 * valgrind memcheck on the standalone runner (built for x86-64-v3: valgrind does not
   decode AVX-512), skipped only when valgrind is not installed.
-Both an fp32 and an int8 build of a small CNN are covered (different kernels).
+Both an fp32 and an int8 build of a small CNN are covered (different kernels), and both
+again with --threads 2, so TSan also checks the model's thread pool under many callers.
 """
 from __future__ import annotations
 
@@ -65,8 +66,10 @@ def built(tmp_path_factory) -> dict[str, Path]:
     p.write_bytes(_cnn().SerializeToString())
     cal = np.random.default_rng(1).standard_normal((8, 3, 24, 24)).astype(np.float32)
     out = {}
-    for kind, q in (("fp32", "none"), ("int8", "int8")):
-        edge_sdk.compile(p, out_dir=root / kind, quantize=q, calibration=cal if q == "int8" else None)
+    for kind, q, threads in (("fp32", "none", 1), ("int8", "int8", 1), ("fp32_t2", "none", 2), ("int8_t2", "int8", 2)):
+        m = edge_sdk.compile(p, out_dir=root / kind, quantize=q, calibration=cal if q == "int8" else None,
+                             threads=threads)
+        assert (m.manifest["threaded_nodes"] > 0) == (threads > 1)
         out[kind] = root / kind
     return out
 
@@ -167,7 +170,7 @@ def _run_tsan(exe: Path, halt_on_error: int = 0) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.skipif(CXX is None, reason="clang++-19 not installed")
-@pytest.mark.parametrize("kind", ["fp32", "int8"])
+@pytest.mark.parametrize("kind", ["fp32", "int8", "fp32_t2", "int8_t2"])  # _t2: --threads 2, the model's own pool
 def test_generated_code_is_threadsanitizer_clean(built, kind, tmp_path):
     r = _run_tsan(_build_tsan(built[kind], tmp_path))
     assert r.returncode == 0 and TSAN_REPORT not in r.stderr, r.stdout + r.stderr[-6000:]

@@ -2,6 +2,8 @@
 compile-time parameter blocks.  Keeps ops free of storage details."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .. import ir
@@ -60,6 +62,8 @@ class EmitContext:
         self.decls: list[str] = []
         self.headers: set[str] = set()
         self.node_index = -1
+        self.scratch_shift = 0      # bytes into the node's scratch: where the current thread part's begins
+        self.uses_pool = False      # some node runs on the thread pool (--threads)
         self._counter = 0
 
     # --- tensors --------------------------------------------------------
@@ -79,7 +83,26 @@ class EmitContext:
     def scratch(self, ctype: str = "float") -> str:
         """Pointer expression for the current node's planned scratch buffer."""
         key = self.plan.scratch[self.node_index]
-        return f"reinterpret_cast<{ctype}*>(arena_base + {self.plan.offsets[key]})"
+        return f"reinterpret_cast<{ctype}*>(arena_base + {self.plan.offsets[key] + self.scratch_shift})"
+
+    @contextlib.contextmanager
+    def part(self, g: ir.Graph, views: dict[str, str], scratch_shift: int):
+        """Emit one thread part of the current node (ops/partition.py): its graph, the C++
+        pointer expressions of its part tensors, and where its scratch begins."""
+        saved = self.g, self.names, self.scratch_shift
+        self.g, self.names, self.scratch_shift = g, {**self.names, **views}, scratch_shift
+        try:
+            yield self
+        finally:
+            self.g, self.names, self.scratch_shift = saved
+
+    def parallel(self, parts: int, body: list[str]) -> list[str]:
+        """Code that runs `body` (C++ statements using `int part`) for part = 0 .. parts-1 on the
+        model's thread pool: part 0 on the calling thread, the others on its workers."""
+        self.uses_pool = True
+        fn = self.unique("part_fn")
+        return [f"auto {fn} = [&](int part) {{", *("  " + line if line else "" for line in body), "};",
+                f"thread_pool().run({parts}, {fn});"]
 
     # --- declarations ---------------------------------------------------
     def unique(self, stem: str) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import ir
 from ..ops import lookup
+from ..ops.partition import parts as thread_parts
 from ..plan import ArenaPlan
 from .context import EmitContext, ctype_of, cxx_literal
 
@@ -89,7 +90,7 @@ def write_sources(g: ir.Graph, plan: ArenaPlan, prefix: str, banner: str, sha256
         if d.alias:  # a view that must land in the caller's output buffer
             body.append(_copy(e, n.inputs[0], n.outputs[0]))
             continue
-        code = d.emit(n, g, e)
+        code = _emit_parts(n, g, e) if n.attrs.get("thread_parts") else d.emit(n, g, e)
         body.extend("  " + line if line else "" for line in code.strip("\n").split("\n"))
         if profile:
             marks.append({"node": n.name, "op": n.op_type, "shape": list(g.tensor(n.outputs[0]).shape),
@@ -159,6 +160,13 @@ def write_sources(g: ir.Graph, plan: ArenaPlan, prefix: str, banner: str, sha256
                  + "\n".join(weight_decls) + f"\n}}  // namespace {ns}\n")
     weights_cpp = (f"{banner}\n#include \"{prefix}_weights.h\"\n\nnamespace {ns} {{\n"
                    + "\n".join(weight_defs) + f"\n}}  // namespace {ns}\n")
+    threads = int(g.metadata.get("threads", 1))
+    pool_decls = []
+    if e.uses_pool:
+        pool_decls = [f"// The model's {threads - 1} worker thread(s), started on the first run (--threads {threads}).",
+                      f"inline edge_sdk::ThreadPool<{threads - 1}>& thread_pool() {{",
+                      f"  static edge_sdk::ThreadPool<{threads - 1}> pool;", "  return pool;", "}"]
+        headers = sorted(set(headers) | {"edge_sdk/thread_pool.h"})
     prof_decls, prof_api = [], []
     if profile:
         prof_decls = [f"uint64_t profile_ns[{len(marks) + 1}];  // steady_clock after each node (instrumented build)",
@@ -180,6 +188,7 @@ def write_sources(g: ir.Graph, plan: ArenaPlan, prefix: str, banner: str, sha256
         f"namespace {ns} {{",
         *e.decls,
         *io_info,
+        *pool_decls,
         *prof_decls,
         f"}}  // namespace {ns}",
         "",
@@ -209,6 +218,23 @@ def write_sources(g: ir.Graph, plan: ArenaPlan, prefix: str, banner: str, sha256
     if profile:
         files[PROFILE_FILE] = json.dumps(marks, indent=1) + "\n"
     return Sources(files, set(headers), prefix)
+
+
+def _emit_parts(node: ir.Node, g: ir.Graph, e: EmitContext) -> str:
+    """A node split over threads by output channels (ops/partition.py): each part is the op's
+    own code on its channel range, run by the model's thread pool."""
+    ps = thread_parts(node, g)
+    body = ["switch (part) {"]
+    for k, p in enumerate(ps):
+        views = {name: f"({e.names[orig]} + {off})" if off else e.names[orig] for name, (orig, off) in p.views.items()}
+        with e.part(p.graph, views, p.scratch_offset):
+            code = lookup(p.node, p.graph).emit(p.node, p.graph, e)
+        c0, c1 = node.attrs["thread_parts"][k]
+        body.append(f"  case {k}: {{  // channels [{c0}, {c1})")
+        body += ["    " + line if line else "" for line in code.strip("\n").split("\n")]
+        body.append("  } break;")
+    body.append("}")
+    return "\n".join(["{", *("  " + line for line in e.parallel(len(ps), body)), "}"])
 
 
 def _c_string(s: str) -> str:

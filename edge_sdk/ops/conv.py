@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import ir
 from .helpers import act_fields, spatial_pads
-from .registry import OpDef, register, unsupported
+from .registry import ChannelSplit, OpDef, register, unsupported
 
 MAX_VL = 16  # widest vector (AVX-512) the kernels may use: scratch is sized for it
 WHOLE_PANEL_BYTES = 4 << 20  # largest im2col panel packed at once (small planes only)
@@ -117,6 +117,36 @@ class Conv(OpDef):
         w = weight_shape(node, g)
         return geo["n"] * geo["c_out"] * geo["h_out"] * geo["w_out"] * int(np.prod(w[1:]))
 
+    def channel_split(self, node, g):
+        a = self.attributes(node)
+        geo = conv_geometry(node, g, a)
+        if geo["n"] != 1:
+            return None
+        per_channel = {2: (0, 1), 3: (0, 1), 4: (0, 1)}  # bias, post-affine scale and shift
+        ws = weight_shape(node, g)
+
+        def part_attrs(attrs, c0, c1, group=False):
+            out = dict(attrs, weight_shape=(c1 - c0, *ws[1:])) if "weight_shape" in attrs else dict(attrs)
+            if group:
+                out["group"] = c1 - c0
+            return out
+        if is_depthwise(geo) and "packed_mr" not in a:  # each channel reads only its own input channel
+            return ChannelSplit(geo["c_out"], 1, {0: (1, 1), 1: (0, 1), **per_channel},
+                                attrs=lambda at, c0, c1: part_attrs(at, c0, c1, group=True))
+        if geo["groups"] != 1:
+            return None
+        mr = int(a.get("packed_mr", 1))  # packed weights [1][oc block][k][mr]: parts hold whole blocks
+        return ChannelSplit(geo["c_out"], mr, {1: (1, mr) if "packed_mr" in a else (0, 1), **per_channel},
+                            attrs=part_attrs)
+
+    def row_parts(self, node, g, threads):
+        ff = self._fast_fields(node, g)
+        if ff is None or ff[1]["depthwise"] or ff[1]["n"] != 1:
+            return 0
+        geo = ff[1]
+        rows = g.tensor(node.outputs[0]).shape[2] if geo["pool"][0] else geo["h_out"]  # 1 for a flat 1x1
+        return min(threads, rows // 2)
+
     def _fast_fields(self, node, g) -> tuple[list, dict] | None:
         """Parameter fields for conv_fast.h, or None when the portable kernel runs."""
         a = self.attributes(node)
@@ -168,10 +198,10 @@ class Conv(OpDef):
         cin_g = geo["c_in"] // geo["groups"]
         k = cin_g * geo["k_h"] * geo["k_w"]
         floats = (_r16(geo["c_in"] * geo["hp"] * geo["stride_w"] * geo["ws"]) if geo["padded"] else 0)
-        floats += _r16(k * ((geo["pixels"] + 15) if geo["whole"] else nv_max(mr) * MAX_VL))
+        part = _r16(k * ((geo["pixels"] + 15) if geo["whole"] else nv_max(mr) * MAX_VL))
         if geo["pool"][0]:
-            floats += geo["c_out"] * geo["prow"] * geo["pool"][2] * geo["w_out"]
-        return 4 * floats
+            part += geo["c_out"] * geo["prow"] * geo["pool"][2] * geo["w_out"]
+        return 4 * (floats + part * int(node.attrs.get("thread_rows", 1)))  # each thread part has its own panel
 
     def emit(self, node, g, e):
         ff = self._fast_fields(node, g)
@@ -188,7 +218,15 @@ class Conv(OpDef):
         scratch = e.scratch() if self.scratch_bytes(node, g) else "nullptr"
         if geo["depthwise"]:
             return f"edge_sdk::conv2d_dw_f32<{p}>({', '.join(ins)}, {out}, {scratch});"
+        args = f"{', '.join(ins)}, {e.ref(node.input(3))}, {e.ref(node.input(4))}, {out}, {scratch}"
+        parts = int(node.attrs.get("thread_rows", 1))
+        if parts > 1:  # the input padded once (its channels shared out), then the rows shared out
+            need = f"(edge_sdk::conv_gemm_scratch_floats<{p}>() + {parts - 1} * edge_sdk::conv_gemm_part_floats<{p}>())"
+            pad = e.parallel(parts, [f"edge_sdk::conv2d_gemm_f32_pad<{p}>({ins[0]}, {scratch}, part, {parts});"]) \
+                if geo["padded"] else []
+            rows = e.parallel(parts, [f"edge_sdk::conv2d_gemm_f32_part<{p}>({args}, part, {parts});"])
+            return "\n".join([f"static_assert({need} * 4 <= {self.scratch_bytes(node, g)}, \"conv scratch\");",
+                              "{", *("  " + line for line in pad + rows), "}"])
         check = (f"static_assert(edge_sdk::conv_gemm_scratch_floats<{p}>() * 4 <= {self.scratch_bytes(node, g)}, "
                  f"\"conv scratch\");")
-        return (f"{check}\nedge_sdk::conv2d_gemm_f32<{p}>({', '.join(ins)}, {e.ref(node.input(3))}, "
-                f"{e.ref(node.input(4))}, {out}, {scratch});")
+        return f"{check}\nedge_sdk::conv2d_gemm_f32<{p}>({args});"

@@ -17,7 +17,7 @@ from ..quantize.fixedpoint import clamp_range, quantize_multiplier, quantize_mul
 from .conv import fast_kernels_enabled
 from .helpers import spatial_pads
 from .pool import pool_geometry
-from .registry import OpDef, register, unsupported
+from .registry import ChannelSplit, OpDef, register, unsupported
 
 QOPS_H = "edge_sdk/kernels/int8/qops.h"
 I8 = (np.int8,)
@@ -234,13 +234,41 @@ class QConv(OpDef):
         y = node.attrs["conv_out"]["shape"] if "conv_out" in node.attrs else g.tensor(node.outputs[0]).shape
         return int(np.prod(y)) * int(np.prod(g.tensor(node.inputs[1]).shape[1:]))
 
+    def channel_split(self, node, g):
+        geo = conv_geometry_2d(node, g)
+        if geo["n"] != 1 or node.attrs.get("reference"):
+            return None
+        depthwise = geo["groups"] == geo["c_in"] == geo["c_out"] > 1
+        if geo["groups"] != 1 and not depthwise:
+            return None
+
+        def part_attrs(attrs, c0, c1):
+            out = dict(attrs)
+            if "conv_out" in out:  # the conv's own output, before the fused epilogue
+                shape = list(out["conv_out"]["shape"])
+                shape[1] = c1 - c0
+                out["conv_out"] = dict(out["conv_out"], shape=tuple(shape))
+            if depthwise:
+                out["group"] = c1 - c0
+            return out
+        # weights, bias and the fused per-channel table's weights and bias (inputs 3, 4)
+        cut = {1: (0, 1), 2: (0, 1), 3: (0, 1), 4: (0, 1), **({0: (1, 1)} if depthwise else {})}
+        # 16-channel parts keep the x86 direct kernel's channel tiles whole (uses_direct)
+        return ChannelSplit(geo["c_out"], 16 if geo["c_out"] >= 64 else 4, cut, attrs=part_attrs)
+
     def scratch_bytes(self, node, g):
         geo = conv_geometry_2d(node, g)
         if node.attrs.get("reference"):
             return 4 * geo["h_out"] * geo["w_out"]  # the reference kernel's accumulator plane
-        if "conv_out" in node.attrs:
-            return fused_scratch_bytes(geo, *node.attrs.get("fused_pool", (1, 1)), g.tensor(node.outputs[0]).shape[2])
+        if "conv_out" in node.attrs:  # each thread part (thread_rows) has its own band buffers
+            one = fused_scratch_bytes(geo, *node.attrs.get("fused_pool", (1, 1)), g.tensor(node.outputs[0]).shape[2])
+            return _align64(one) * int(node.attrs.get("thread_rows", 1))
         return conv_scratch_bytes(geo)
+
+    def row_parts(self, node, g, threads):
+        if "conv_out" not in node.attrs or g.tensor(node.inputs[0]).shape[0] != 1:
+            return 0  # only the fused conv+pool runs by bands of rows
+        return min(threads, g.tensor(node.outputs[0]).shape[2] // 2)
 
     def _emit_fused(self, node, g, e, geo, consts, simd):
         """conv2d_s8_pooled_rows calls (qconv_pool.h), one per run of same-shaped bands."""
@@ -273,10 +301,27 @@ class QConv(OpDef):
         pf = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
         lines = [f"if (!edge_sdk::q8::conv2d_s8_fused_direct<{pf}, {pe}{simd}>({x}, {{w}}, {{bu}}, {{m}}, {{s}}, "
                  f"{lut}, {out}, {e.scratch('void')})) {{"]
-        for r0, r1, band in pooled_bands(geo, ph, y[2]):
-            pb = e.params("edge_sdk::q8::QConvParams", list(band.items()) + consts)
-            lines.append(f"  edge_sdk::q8::conv2d_s8_pooled_rows<{pb}, {pe}{simd}>({x}, {{args}}, {lut}, {out}, "
-                         f"{e.scratch('void')}, {r0}, {r1});")
+        bands = [(r0, r1, e.params("edge_sdk::q8::QConvParams", list(band.items()) + consts))
+                 for r0, r1, band in pooled_bands(geo, ph, y[2])]
+        parts = int(node.attrs.get("thread_rows", 1))
+        per_part = self.scratch_bytes(node, g) // parts
+
+        def calls(lo: int, hi: int, scratch_shift: int) -> list[str]:  # pooled rows [lo, hi)
+            e.scratch_shift += scratch_shift
+            out_lines = [f"edge_sdk::q8::conv2d_s8_pooled_rows<{pb}, {pe}{simd}>({x}, {{args}}, {lut}, {out}, "
+                         f"{e.scratch('void')}, {max(r0, lo)}, {min(r1, hi)});"
+                         for r0, r1, pb in bands if max(r0, lo) < min(r1, hi)]
+            e.scratch_shift -= scratch_shift
+            return out_lines
+        if parts == 1:
+            lines += ["  " + c for c in calls(0, y[2], 0)]
+        else:  # thread part k computes pooled rows [y*k/parts, y*(k+1)/parts) in its own band buffers
+            body = ["switch (part) {"]
+            for k in range(parts):
+                lo, hi = y[2] * k // parts, y[2] * (k + 1) // parts
+                body += [f"  case {k}: {{  // pooled rows [{lo}, {hi})", *("    " + c for c in calls(lo, hi, k * per_part)),
+                         "  } break;"]
+            lines += ["  " + line for line in e.parallel(parts, body + ["}"])]
         return lines + ["}"]
 
     def emit(self, node, g, e):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -17,6 +18,22 @@ from ..errors import UnsupportedOpError
 if TYPE_CHECKING:
     from .. import ir
     from ..codegen.context import EmitContext
+
+
+@dataclass(frozen=True)
+class ChannelSplit:
+    """How a node's output channels divide into independent parts (--threads; ops/partition.py).
+
+    Each part is the same op on a contiguous range of output channels.  `inputs` maps an input
+    index to (axis, channels per index) for the inputs that are cut along with the channels;
+    every dimension before `axis` must be 1, so a part is one contiguous run of the tensor.
+    `attrs(attrs, c0, c1)` returns the part's attributes (group counts, recorded shapes)."""
+
+    channels: int
+    align: int                                  # part boundaries are multiples of this
+    inputs: dict[int, tuple[int, int]]          # input index -> (axis, channels per index)
+    output_axis: int = 1
+    attrs: Callable[[dict, int, int], dict] = field(default=lambda a, c0, c1: dict(a))
 
 
 class OpDef:
@@ -60,6 +77,16 @@ class OpDef:
 
     def macs(self, node: "ir.Node", g: "ir.Graph") -> int:
         """Multiply-accumulates per inference (for inspect and bench)."""
+        return 0
+
+    def channel_split(self, node: "ir.Node", g: "ir.Graph") -> ChannelSplit | None:
+        """How this node's output channels may run on several threads, or None (it runs whole)."""
+        return None
+
+    def row_parts(self, node: "ir.Node", g: "ir.Graph", threads: int) -> int:
+        """How many parts of output rows this op's own emitter can run on threads (0: none).
+        Preferred over a channel split: parts share the input instead of each re-reading it.
+        The pass then sets attrs["thread_rows"], which scratch_bytes() and emit() honour."""
         return 0
 
     def emit(self, node: "ir.Node", g: "ir.Graph", e: "EmitContext") -> str:

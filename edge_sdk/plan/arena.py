@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from ..ops import lookup
+from ..ops.partition import scratch_bytes
 
 ALIGN = 64
 
@@ -109,7 +110,7 @@ def plan_arena(g: ir.Graph) -> ArenaPlan:
                     buffers[r] = Buffer(r, _align(max(g.tensor(r).nbytes, 1)), i, max(i, root_last.get(r, i)))
     scratch: dict[int, str] = {}
     for i, n in enumerate(g.nodes):
-        nbytes = lookup(n, g).scratch_bytes(n, g)
+        nbytes = scratch_bytes(n, g)  # the op's, or every thread's part side by side
         if nbytes > 0:
             key = f"scratch:{i}"
             scratch[i] = key

@@ -359,50 +359,100 @@ constexpr int conv_gemm_scratch_floats() {
   return G::pad_floats + G::panel_floats + (P.pool_k_h ? P.c_out * G::chunk_rows * P.w_out : 0);
 }
 
+// Scratch floats of one thread's part beyond the shared padded input (im2col panel, pre-pool rows).
 template <const ConvFastParams& P>
-inline void conv2d_gemm_f32(const float* EDGE_RESTRICT in, const float* EDGE_RESTRICT wpk, const float* bias,
-                            const float* scale, const float* shift, float* EDGE_RESTRICT out,
-                            float* EDGE_RESTRICT scratch) {
+constexpr int conv_gemm_part_floats() {
   using G = conv_detail::Geometry<P>;
-  float* panel = scratch + G::pad_floats;
-  float* rows_buf = panel + G::panel_floats;
-  (void)rows_buf;
-  for (int b = 0; b < P.n; ++b) {
-    const float* src = in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in;
-    if constexpr (P.padded) {
-      conv_detail::pad_input<P>(src, scratch, P.c_in);
-      src = scratch;
-    }
-    if constexpr (P.pool_k_h == 0) {
-      float* dst = out + static_cast<size_t>(b) * P.c_out * P.h_out * P.w_out;
-      conv_detail::conv_rows<P>(src, wpk, bias, scale, shift, dst, static_cast<ptrdiff_t>(P.h_out) * P.w_out, 0,
-                                P.h_out, panel);
-    } else {
-      constexpr int pplane = P.pool_h_out * P.pool_w_out;
-      constexpr ptrdiff_t cs = static_cast<ptrdiff_t>(G::chunk_rows) * P.w_out;
-      float* ob = out + static_cast<size_t>(b) * P.c_out * pplane;
-      for (int pr0 = 0; pr0 < P.pool_h_out; pr0 += P.pool_rows) {
-        const int prn = P.pool_h_out - pr0 < P.pool_rows ? P.pool_h_out - pr0 : P.pool_rows;
-        conv_detail::conv_rows<P>(src, wpk, bias, scale, shift, rows_buf, cs, pr0 * P.pool_s_h,
-                                  (prn - 1) * P.pool_s_h + P.pool_k_h, panel);
-        for (int c = 0; c < P.c_out; ++c) {
-          const float* cb = rows_buf + c * cs;
-          for (int pr = 0; pr < prn; ++pr) {
-            float* o = ob + static_cast<size_t>(c) * pplane + static_cast<size_t>(pr0 + pr) * P.pool_w_out;
-            for (int pc = 0; pc < P.pool_w_out; ++pc) {
-              float m = -INFINITY;
-              for (int i = 0; i < P.pool_k_h; ++i)
-                for (int j = 0; j < P.pool_k_w; ++j) {
-                  const float v = cb[(pr * P.pool_s_h + i) * P.w_out + pc * P.pool_s_w + j];
-                  m = (v > m || v != v) ? v : m;
-                }
-              o[pc] = m;
-            }
+  return G::panel_floats + (P.pool_k_h ? P.c_out * G::chunk_rows * P.w_out : 0);
+}
+
+// Output rows (pooled rows when a MaxPool is fused) of thread part `part` of `parts`.
+template <const ConvFastParams& P>
+constexpr int conv_gemm_part_row(int part, int parts) {
+  return static_cast<int>(static_cast<long>(P.pool_k_h ? P.pool_h_out : P.h_out) * part / parts);
+}
+
+// Threaded form, step 1 (batch 1): part `part` of `parts` pads its share of the input channels
+// into the shared padded plane at the start of scratch.
+template <const ConvFastParams& P>
+inline void conv2d_gemm_f32_pad(const float* EDGE_RESTRICT in, float* EDGE_RESTRICT scratch, int part, int parts) {
+  static_assert(P.n == 1, "the threaded conv runs batch 1");
+  if constexpr (P.padded) {
+    using G = conv_detail::Geometry<P>;
+    const int c0 = P.c_in * part / parts, c1 = P.c_in * (part + 1) / parts;
+    conv_detail::pad_input<P>(in + static_cast<size_t>(c0) * P.h_in * P.w_in,
+                              scratch + static_cast<size_t>(c0) * G::plane_p, c1 - c0);
+  }
+}
+
+// Conv rows [r0, r1) (pooled rows with a fused MaxPool) of batch item `src` (padded if P.padded)
+// into `out`; `work` holds the im2col panel and the pre-pool rows.
+template <const ConvFastParams& P>
+inline void conv_gemm_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT wpk, const float* bias,
+                           const float* scale, const float* shift, float* EDGE_RESTRICT out,
+                           float* EDGE_RESTRICT work, int r0, int r1) {
+  using G = conv_detail::Geometry<P>;
+  float* panel = work;
+  if constexpr (P.pool_k_h == 0) {
+    conv_detail::conv_rows<P>(src, wpk, bias, scale, shift, out + static_cast<size_t>(r0) * P.w_out,
+                              static_cast<ptrdiff_t>(P.h_out) * P.w_out, r0, r1 - r0, panel);
+  } else {
+    float* rows_buf = panel + G::panel_floats;
+    constexpr int pplane = P.pool_h_out * P.pool_w_out;
+    constexpr ptrdiff_t cs = static_cast<ptrdiff_t>(G::chunk_rows) * P.w_out;
+    for (int pr0 = r0; pr0 < r1; pr0 += P.pool_rows) {
+      const int prn = r1 - pr0 < P.pool_rows ? r1 - pr0 : P.pool_rows;
+      conv_detail::conv_rows<P>(src, wpk, bias, scale, shift, rows_buf, cs, pr0 * P.pool_s_h,
+                                (prn - 1) * P.pool_s_h + P.pool_k_h, panel);
+      for (int c = 0; c < P.c_out; ++c) {
+        const float* cb = rows_buf + c * cs;
+        for (int pr = 0; pr < prn; ++pr) {
+          float* o = out + static_cast<size_t>(c) * pplane + static_cast<size_t>(pr0 + pr) * P.pool_w_out;
+          for (int pc = 0; pc < P.pool_w_out; ++pc) {
+            float m = -INFINITY;
+            for (int i = 0; i < P.pool_k_h; ++i)
+              for (int j = 0; j < P.pool_k_w; ++j) {
+                const float v = cb[(pr * P.pool_s_h + i) * P.w_out + pc * P.pool_s_w + j];
+                m = (v > m || v != v) ? v : m;
+              }
+            o[pc] = m;
           }
         }
       }
     }
   }
+}
+
+template <const ConvFastParams& P>
+inline void conv2d_gemm_f32(const float* EDGE_RESTRICT in, const float* EDGE_RESTRICT wpk, const float* bias,
+                            const float* scale, const float* shift, float* EDGE_RESTRICT out,
+                            float* EDGE_RESTRICT scratch) {
+  using G = conv_detail::Geometry<P>;
+  constexpr size_t in_item = static_cast<size_t>(P.c_in) * P.h_in * P.w_in;
+  constexpr size_t out_item = static_cast<size_t>(P.c_out) * (P.pool_k_h ? P.pool_h_out * P.pool_w_out : P.h_out * P.w_out);
+  for (int b = 0; b < P.n; ++b) {
+    const float* src = in + b * in_item;
+    if constexpr (P.padded) {
+      conv_detail::pad_input<P>(src, scratch, P.c_in);
+      src = scratch;
+    }
+    conv_gemm_rows<P>(src, wpk, bias, scale, shift, out + b * out_item, scratch + G::pad_floats, 0,
+                      P.pool_k_h ? P.pool_h_out : P.h_out);
+  }
+}
+
+// Threaded form, step 2 (after every part's conv2d_gemm_f32_pad): part `part` of `parts`
+// computes its rows, with its own panel at scratch + pad + part * conv_gemm_part_floats.
+template <const ConvFastParams& P>
+inline void conv2d_gemm_f32_part(const float* EDGE_RESTRICT in, const float* EDGE_RESTRICT wpk, const float* bias,
+                                 const float* scale, const float* shift, float* EDGE_RESTRICT out,
+                                 float* EDGE_RESTRICT scratch, int part, int parts) {
+  static_assert(P.n == 1, "the threaded conv runs batch 1");
+  using G = conv_detail::Geometry<P>;
+  const float* src = P.padded ? scratch : in;
+  conv_gemm_rows<P>(src, wpk, bias, scale, shift, out,
+                    scratch + G::pad_floats + static_cast<size_t>(part) * conv_gemm_part_floats<P>(),
+                    conv_gemm_part_row<P>(part, parts), conv_gemm_part_row<P>(part + 1, parts));
 }
 
 // Depthwise: one channel per group, one filter per channel.  Each channel is
