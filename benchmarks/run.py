@@ -25,6 +25,27 @@ EDGE = ["meso4", "mesoinception4", "mobilenetv2_035_96", "efficientnet_style_128
 LARGE = ["squeezenet11", "seed_cnn_150", "keras_nhwc_64", "resnet18", "mobilenetv2_100_224", "vgg16_64"]
 
 
+def machine_line() -> str:
+    """Where the figures come from: CPU, its widest SIMD, cores, onnxruntime version, date."""
+    import datetime
+    import os
+
+    import onnxruntime
+    model, flags = "unknown CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    simd = "AVX-512 VNNI" if "avx512_vnni" in flags else "AVX-512" if "avx512f" in flags else \
+        "AVX2" if "avx2" in flags else "no AVX2"
+    return (f"Measured on {model} ({simd}, {os.cpu_count()} cores), onnxruntime {onnxruntime.__version__}, "
+            f"{datetime.date.today().isoformat()}.\n\n")
+
+
 def _model_path(arch: str) -> Path:
     if arch in ("meso4", "mesoinception4"):  # the real MesoNet weights, as users get them
         from edge_sdk.resources import assets_dir
@@ -82,7 +103,7 @@ def main() -> int:
     tag = args.tag or f"{'fp32' if args.quantize == 'none' else 'int8'}-{args.device}-t{args.threads}"
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    md = f"# {tag}\n\n{_table(rows)}\n"
+    md = f"# {tag}\n\n{machine_line()}{_table(rows)}\n"
     (out / f"{tag}.md").write_text(md)
     (out / f"{tag}.json").write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
     _chart(rows, out / f"{tag}.png", f"edge-sdk vs onnxruntime, {tag}")

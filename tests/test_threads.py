@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -151,3 +152,15 @@ def test_cli_compile_reports_the_split(tmp_path):
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
     assert m["threads"] == 2 and m["threaded_nodes"] >= 4  # Meso4's four convs
+
+
+@pytest.mark.skipif(not shutil.which("qemu-aarch64"), reason="qemu-user is installed by `make test`")
+def test_rpi4_build_with_four_threads_runs_under_qemu_bit_exact(tmp_path):
+    """The pool cross-builds (aarch64, static runner with -pthread) and gives the 1-thread result."""
+    path = zoo.export("meso4", "torchscript")
+    x = zoo.make_input("meso4")
+    cal = np.random.default_rng(3).standard_normal((8, *x.shape[1:])).astype(np.float32)
+    one, four = (edge_sdk.compile(path, device="rpi4", out_dir=tmp_path / f"t{t}", quantize="int8", calibration=cal,
+                                  threads=t) for t in (1, 4))
+    assert four.manifest["threads"] == 4 and four.manifest["threaded_nodes"] >= 4
+    assert four.run(x, emulate=True)[0].tobytes() == one.run(x, emulate=True)[0].tobytes()

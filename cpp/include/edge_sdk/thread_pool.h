@@ -2,9 +2,9 @@
 // compiled with one thread, the default and the only choice on microcontrollers, never
 // includes this header).
 //
-// The generated code splits a heavy layer's output channels into up to N parts, and
-// ThreadPool::run(parts, fn) calls fn(0) on the calling thread and fn(1..parts-1) on the
-// workers, returning when all are done.  Workers spin for a short while between jobs (layers
+// The generated code splits a heavy layer into up to N parts (output rows or channels), and
+// ThreadPool::run(parts, fn) calls fn(0..parts-1) on the calling thread and the workers,
+// which claim parts from one atomic counter, returning when all are done.  Workers spin for a short while between jobs (layers
 // follow each other within microseconds) and then sleep on a condition variable, so an idle
 // model costs no CPU.
 //
@@ -45,7 +45,7 @@ inline void on_fork_child() { forked().store(true, std::memory_order_relaxed); }
 
 template <int Workers>
 class ThreadPool {
-  static_assert(Workers >= 1 && Workers < 256, "1..255 worker threads");
+  static_assert(Workers >= 1 && Workers < 255, "1..254 worker threads");
 
  public:
   static constexpr int kMaxParts = Workers + 1;
@@ -53,11 +53,12 @@ class ThreadPool {
   ThreadPool() {
     static const int registered = pthread_atfork(nullptr, nullptr, pool_detail::on_fork_child);
     (void)registered;
-    for (int i = 0; i < Workers; ++i) threads_[i] = std::thread([this, i] { work(i + 1); });
+    for (int i = 0; i < Workers; ++i) threads_[i] = std::thread([this] { work(); });
   }
 
   ~ThreadPool() {
-    publish(0, true);
+    stop_.store(true, std::memory_order_relaxed);
+    publish();
     for (auto& t : threads_) t.join();
   }
 
@@ -65,6 +66,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   // Calls fn(part) for every part in [0, parts), parts <= kMaxParts; returns when all are done.
+  // Parts are claimed, not assigned: the caller takes parts too, so a worker that the OS has
+  // not scheduled (a busy device) costs a little speed, never a wait for its time slice.
   template <class F>
   void run(int parts, F& fn) {
     if (parts <= 1 || pool_detail::forked().load(std::memory_order_relaxed) ||
@@ -74,58 +77,74 @@ class ThreadPool {
     }
     ctx_ = &fn;
     call_ = [](void* ctx, int part) { (*static_cast<F*>(ctx))(part); };
-    pending_.store(parts - 1, std::memory_order_relaxed);
-    publish(parts, false);
-    fn(0);
-    while (pending_.load(std::memory_order_acquire) != 0) pool_detail::cpu_relax();
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t seq = (claim_.load(std::memory_order_relaxed) >> 16) + 1;
+    claim_.store(seq << 16 | static_cast<uint64_t>(parts) << 8, std::memory_order_release);  // no part claimed yet
+    publish();
+    run_parts(seq);
+    for (int spins = 0; done_.load(std::memory_order_acquire) != parts; ++spins) {
+      if (spins < kCallerSpins) pool_detail::cpu_relax();
+      else std::this_thread::yield();  // a worker holding a part was preempted: let it finish
+    }
     busy_.store(false, std::memory_order_release);
   }
 
  private:
-  // A job word: sequence number << 9 | stop << 8 | parts, so a worker reads a job's part count
-  // and its sequence number in one load.
-  static constexpr int kSpins = 20000;  // about 50-100 us of pause instructions before sleeping
+  static constexpr int kSpins = 20000;       // a worker's pause instructions before it sleeps
+  static constexpr int kCallerSpins = 2000;  // the caller's, waiting for a part in progress
 
-  void publish(int parts, bool stop) {
-    const uint64_t seq = (job_.load(std::memory_order_relaxed) >> 9) + 1;
-    job_.store(seq << 9 | (stop ? 256u : 0u) | static_cast<uint64_t>(parts), std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_seq_cst) > 0 || stop) {
+  // Claim and run parts of job `seq` until none is left (or the job is already over).
+  void run_parts(uint64_t seq) {
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((c >> 16) != seq || (c & 0xffu) >= ((c >> 8) & 0xffu)) return;  // another job, or none left
+      if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      call_(ctx_, static_cast<int>(c & 0xffu));
+      done_.fetch_add(1, std::memory_order_release);
+      c = claim_.load(std::memory_order_acquire);
+    }
+  }
+
+  void publish() {
+    wake_seq_.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
       { std::lock_guard<std::mutex> lock(mutex_); }
       wake_.notify_all();
     }
   }
 
-  uint64_t next_job(uint64_t seen) {
+  uint32_t next_wake(uint32_t seen) {
     for (int i = 0; i < kSpins; ++i) {
-      const uint64_t j = job_.load(std::memory_order_acquire);
-      if (j != seen) return j;
+      const uint32_t w = wake_seq_.load(std::memory_order_acquire);
+      if (w != seen) return w;
       pool_detail::cpu_relax();
     }
     std::unique_lock<std::mutex> lock(mutex_);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    uint64_t j;
-    while ((j = job_.load(std::memory_order_seq_cst)) == seen) wake_.wait(lock);
+    uint32_t w;
+    while ((w = wake_seq_.load(std::memory_order_seq_cst)) == seen) wake_.wait(lock);
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
-    return j;
+    return w;
   }
 
-  void work(int id) {
-    uint64_t seen = 0;  // the job word before any job: a worker that starts late still sees the first
+  void work() {
+    uint32_t seen = 0;  // the wake count before any job: a worker that starts late still sees the first
     for (;;) {
-      seen = next_job(seen);
-      if (seen & 256u) return;
-      if (id < static_cast<int>(seen & 255u)) {  // this worker has a part of the job
-        call_(ctx_, id);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
-      }
+      seen = next_wake(seen);
+      if (stop_.load(std::memory_order_relaxed)) return;
+      // ctx_ is read only with a claimed part of the current job (the caller waits for every
+      // claimed part): run_parts checks the job's sequence number in the word it claims from.
+      run_parts(claim_.load(std::memory_order_acquire) >> 16);
     }
   }
 
   std::thread threads_[Workers];
-  std::atomic<uint64_t> job_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> claim_{0};     // job sequence << 16 | parts << 8 | next unclaimed part
+  std::atomic<uint32_t> wake_seq_{0};  // bumped for every job (and for stop)
+  std::atomic<int> done_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> busy_{false};
+  std::atomic<bool> stop_{false};
   void* ctx_ = nullptr;
   void (*call_)(void*, int) = nullptr;
   std::mutex mutex_;

@@ -151,46 +151,55 @@ struct Geometry {
   static constexpr int chunk_rows = P.pool_k_h ? P.pool_rows * P.pool_s_h : 0;
 };
 
-// Copy `channels` planes into zero-bordered hp x (stride_w * ws) planes whose rows
-// are split into stride_w column phases, so strided taps become contiguous loads.
+// One padded row: input row `sr` (nullptr: a padding row) into `r`, its columns split into
+// stride_w phases so that strided taps become contiguous loads.
 template <const ConvFastParams& P>
-inline void pad_input(const float* EDGE_RESTRICT in, float* EDGE_RESTRICT dst, int channels) {
+inline void pad_row(const float* EDGE_RESTRICT sr, float* EDGE_RESTRICT r) {
   constexpr int S = P.stride_w, row = S * P.ws;
-  for (int c = 0; c < channels; ++c) {
-    const float* s = in + static_cast<size_t>(c) * P.h_in * P.w_in;
-    float* d = dst + static_cast<size_t>(c) * P.hp * row;
-    for (int i = 0; i < P.pad_top * row; ++i) d[i] = 0.0f;
-    for (int i = (P.pad_top + P.h_in) * row; i < P.hp * row; ++i) d[i] = 0.0f;
-    for (int h = 0; h < P.h_in; ++h) {
-      float* r = d + static_cast<size_t>(h + P.pad_top) * row;
-      const float* sr = s + static_cast<size_t>(h) * P.w_in;
-      for (int i = 0; i < row; ++i) r[i] = 0.0f;  // borders (the row is in L1 for the copy)
-      if constexpr (S == 1) {
-        std::memcpy(r + P.pad_left, sr, sizeof(float) * P.w_in);
-      } else if constexpr (S == 2) {
-        // Column col = x + pad_left goes to phase col % 2 at col / 2: split pairs of
-        // input columns with vector shuffles (a strided loop would compile to gathers).
-        float* ev = r + (P.pad_left % 2 == 0 ? 0 : P.ws) + P.pad_left / 2;       // x even
-        float* od = r + (P.pad_left % 2 == 0 ? P.ws : 0) + (P.pad_left + 1) / 2;  // x odd
-        int x = 0;
-        for (; x + 2 * kVL <= P.w_in; x += 2 * kVL) {
-          vfloat e, o;
-          vdeinterleave2(sr + x, e, o);
-          vstore(ev + x / 2, e);
-          vstore(od + x / 2, o);
-        }
-        for (; x < P.w_in; ++x) (x % 2 == 0 ? ev : od)[x / 2] = sr[x];
-      } else {
-        // Phase ph holds columns t*S + ph: a contiguous store from a constant-stride read.
-        for (int ph = 0; ph < S; ++ph) {
-          const int t0 = P.pad_left > ph ? (P.pad_left - ph + S - 1) / S : 0;
-          const int t1 = (P.pad_left + P.w_in - ph + S - 1) / S;  // first t with col >= pad_left + w_in
-          float* rp = r + ph * P.ws;
-          for (int t = t0; t < t1; ++t) rp[t] = sr[t * S + ph - P.pad_left];
-        }
-      }
+  for (int i = 0; i < row; ++i) r[i] = 0.0f;  // borders (the row is in L1 for the copy)
+  if (sr == nullptr) return;
+  if constexpr (S == 1) {
+    std::memcpy(r + P.pad_left, sr, sizeof(float) * P.w_in);
+  } else if constexpr (S == 2) {
+    // Column col = x + pad_left goes to phase col % 2 at col / 2: split pairs of
+    // input columns with vector shuffles (a strided loop would compile to gathers).
+    float* ev = r + (P.pad_left % 2 == 0 ? 0 : P.ws) + P.pad_left / 2;       // x even
+    float* od = r + (P.pad_left % 2 == 0 ? P.ws : 0) + (P.pad_left + 1) / 2;  // x odd
+    int x = 0;
+    for (; x + 2 * kVL <= P.w_in; x += 2 * kVL) {
+      vfloat e, o;
+      vdeinterleave2(sr + x, e, o);
+      vstore(ev + x / 2, e);
+      vstore(od + x / 2, o);
+    }
+    for (; x < P.w_in; ++x) (x % 2 == 0 ? ev : od)[x / 2] = sr[x];
+  } else {
+    // Phase ph holds columns t*S + ph: a contiguous store from a constant-stride read.
+    for (int ph = 0; ph < S; ++ph) {
+      const int t0 = P.pad_left > ph ? (P.pad_left - ph + S - 1) / S : 0;
+      const int t1 = (P.pad_left + P.w_in - ph + S - 1) / S;  // first t with col >= pad_left + w_in
+      float* rp = r + ph * P.ws;
+      for (int t = t0; t < t1; ++t) rp[t] = sr[t * S + ph - P.pad_left];
     }
   }
+}
+
+// Padded rows [r0, r1) of the padded input, counted over all channels (row k is row k % hp
+// of channel k / hp): zero-bordered hp x (stride_w * ws) planes.
+template <const ConvFastParams& P>
+inline void pad_rows(const float* EDGE_RESTRICT in, float* EDGE_RESTRICT dst, long r0, long r1) {
+  constexpr int row = P.stride_w * P.ws;
+  for (long k = r0; k < r1; ++k) {
+    const int c = static_cast<int>(k / P.hp), h = static_cast<int>(k % P.hp) - P.pad_top;
+    const float* sr = (h >= 0 && h < P.h_in) ? in + (static_cast<size_t>(c) * P.h_in + h) * P.w_in : nullptr;
+    pad_row<P>(sr, dst + static_cast<size_t>(k) * row);
+  }
+}
+
+// Copy `channels` planes into their padded planes.
+template <const ConvFastParams& P>
+inline void pad_input(const float* EDGE_RESTRICT in, float* EDGE_RESTRICT dst, int channels) {
+  pad_rows<P>(in, dst, 0, static_cast<long>(channels) * P.hp);
 }
 
 // Conv output rows [oh0, oh0 + nrows) of every channel into dst[oc*cstride + (oh-oh0)*w_out + ow].
@@ -372,16 +381,14 @@ constexpr int conv_gemm_part_row(int part, int parts) {
   return static_cast<int>(static_cast<long>(P.pool_k_h ? P.pool_h_out : P.h_out) * part / parts);
 }
 
-// Threaded form, step 1 (batch 1): part `part` of `parts` pads its share of the input channels
+// Threaded form, step 1 (batch 1): part `part` of `parts` pads its share of the input rows
 // into the shared padded plane at the start of scratch.
 template <const ConvFastParams& P>
 inline void conv2d_gemm_f32_pad(const float* EDGE_RESTRICT in, float* EDGE_RESTRICT scratch, int part, int parts) {
   static_assert(P.n == 1, "the threaded conv runs batch 1");
   if constexpr (P.padded) {
-    using G = conv_detail::Geometry<P>;
-    const int c0 = P.c_in * part / parts, c1 = P.c_in * (part + 1) / parts;
-    conv_detail::pad_input<P>(in + static_cast<size_t>(c0) * P.h_in * P.w_in,
-                              scratch + static_cast<size_t>(c0) * G::plane_p, c1 - c0);
+    constexpr long rows = static_cast<long>(P.c_in) * P.hp;  // shared out by padded rows: balanced
+    conv_detail::pad_rows<P>(in, scratch, rows * part / parts, rows * (part + 1) / parts);
   }
 }
 
