@@ -1,6 +1,8 @@
 """Thread scaling: each model compiled with --threads 1 and --threads 2 against onnxruntime
-with 1 and 2 intra-op threads, all four timed in one process on the same input, runs
-interleaved.
+with 1 and 2 intra-op threads, all four timed in one process on the same input, taking
+turns by blocks of 20 runs with a 0.1 s pause between blocks (spinning workers of one engine
+would otherwise slow the next: on 2 cores, enough to make any 2-thread engine look slower
+than its 1-thread self).
 
     .venv/bin/python benchmarks/threads.py                  # fp32, edge-sized models
     .venv/bin/python benchmarks/threads.py --quantize int8  # int8 (onnxruntime: best of fp32 / static int8)
@@ -23,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import edge_sdk  # noqa: E402
-from edge_sdk.bench import _ort_int8_model, _ort_session, _percentiles, sample_inputs, time_alternating  # noqa: E402
+from edge_sdk.bench import (THREADED_TURNS, _ort_int8_model, _ort_session, _percentiles, sample_inputs,  # noqa: E402
+                            time_alternating)
 from run import EDGE, LARGE, _model_path, machine_line  # noqa: E402
 
 
@@ -48,7 +51,7 @@ def measure(arch: str, quantize: str, runs: int, work: Path) -> dict:
         for t in (1, 2):
             s = _ort_session(p, t)
             engines[f"ort_{kind}_t{t}"] = (lambda s=s: s.run(None, x))
-    stats = {k: _percentiles(v)["p50_ms"] for k, v in time_alternating(engines, runs, 10).items()}
+    stats = {k: _percentiles(v)["p50_ms"] for k, v in time_alternating(engines, runs, 10, **THREADED_TURNS).items()}
     best = {t: min((k for k in stats if k.startswith("ort_") and k.endswith(f"t{t}")), key=stats.get) for t in (1, 2)}
     return {"arch": arch, "quantize": quantize, "p50_ms": stats, "ort_best": best,
             "threaded_nodes": ours[2].manifest["threaded_nodes"], "nodes": ours[2].manifest["nodes"],

@@ -105,22 +105,35 @@ def _max_rel_error(ours, refs) -> float:
     return max(errs, default=0.0)
 
 
-def time_alternating(engines: dict, runs: int, warmup: int, seconds: float | None = None) -> dict[str, list[int]]:
-    """Nanoseconds per call of each engine, the engines taking turns run by run so that machine
-    noise hits them alike; stops early after `seconds` (at least 10 runs)."""
+def time_alternating(engines: dict, runs: int, warmup: int, seconds: float | None = None,
+                     block: int = 1, gap_s: float = 0.0) -> dict[str, list[int]]:
+    """Nanoseconds per call of each engine, the engines taking turns so that machine noise hits
+    them alike; stops early after `seconds` (at least 10 runs).
+
+    block > 1 takes turns by blocks of that many runs, pausing gap_s before each block and
+    dropping its first run: multi-threaded engines leave workers spinning after a call, which
+    would steal a core from whichever engine runs next (on a 2-core machine, enough to make a
+    2-thread engine slower than its 1-thread self)."""
     for _ in range(warmup):
         for fn in engines.values():
             fn()
     samples: dict[str, list[int]] = {k: [] for k in engines}
     deadline = time.perf_counter() + seconds if seconds else None
-    for _ in range(runs):
+    for _ in range(max(1, -(-runs // block))):
         for k, fn in engines.items():
-            t = time.perf_counter_ns()
-            fn()
-            samples[k].append(time.perf_counter_ns() - t)
+            if gap_s:
+                time.sleep(gap_s)
+            for i in range(block + (block > 1)):
+                t = time.perf_counter_ns()
+                fn()
+                if block == 1 or i > 0:
+                    samples[k].append(time.perf_counter_ns() - t)
         if deadline and time.perf_counter() > deadline and len(next(iter(samples.values()))) >= 10:
             break
     return samples
+
+
+THREADED_TURNS = {"block": 20, "gap_s": 0.1}
 
 
 def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int = 20, threads: int = 1,
@@ -162,7 +175,9 @@ def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int =
         engines = {"edge_sdk": lambda: model.run(feeds)}
         for k, s in refs.items():
             engines[k] = (lambda s=s: s.run(None, ref_feeds))
-        samples = time_alternating(engines, runs, warmup, seconds)
+        # Several threads: turns by blocks with a pause, so that no engine's spinning workers
+        # (onnxruntime's keep spinning for tens of ms after a run) slow the next engine.
+        samples = time_alternating(engines, runs, warmup, seconds, **(THREADED_TURNS if threads > 1 else {}))
     stats = {k: _percentiles(v) for k, v in samples.items()}
     best_ref = min(refs, key=lambda k: stats[k]["p50_ms"])
     ours = stats["edge_sdk"]

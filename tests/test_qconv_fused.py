@@ -10,6 +10,7 @@ requant.h's scalar rule on every input, including the saturating and rounding ed
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 import subprocess
 
 import numpy as np
@@ -96,14 +97,22 @@ def test_fused_int8_conv_block_is_bit_identical_to_the_unfused_graph(save, tmp_p
     assert fused.arena_bytes < unfused.arena_bytes if block[-1] else fused.arena_bytes <= unfused.arena_bytes
 
 
+def _cpu_has(flag: str) -> bool:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(line.startswith("flags") and flag in line.split() for line in text.splitlines())
+
+
 REQUANT_TEST = r"""
 #include <edge_sdk/kernels/int8/requant_x86.h>
 #include <cstdio>
 #include <random>
 using namespace edge_sdk::q8;
 int main() {
-#ifndef EDGE_Q8_HAVE_AVX512_REQUANT
-  std::printf("no-avx512\n");
+#if !defined(EDGE_Q8_HAVE_AVX512_REQUANT) && !defined(EDGE_Q8_HAVE_AVX2_REQUANT)
+  std::printf("no-simd\n");
   return 0;
 #else
   std::mt19937_64 rng(1);
@@ -137,18 +146,21 @@ int main() {
 """
 
 
+@pytest.mark.parametrize("march", ["native", "x86-64-v3"])  # v3: the AVX2 form even on an AVX-512 machine
 @pytest.mark.parametrize("cxx", ["clang++-19", "g++"])
-def test_vector_requantization_equals_the_scalar_rule(tmp_path, cxx):
+def test_vector_requantization_equals_the_scalar_rule(tmp_path, cxx, march):
     if not shutil.which(cxx):
         pytest.skip(f"{cxx} is installed by `make test`")
+    if march == "x86-64-v3" and not _cpu_has("avx2"):
+        pytest.skip("this machine has no AVX2")
     src = tmp_path / "t.cpp"
     src.write_text(REQUANT_TEST)
     exe = tmp_path / "t"
-    subprocess.run([cxx, "-std=c++17", "-O2", "-march=native", "-Wall", "-Wextra", "-Werror",
+    subprocess.run([cxx, "-std=c++17", "-O2", f"-march={march}", "-Wall", "-Wextra", "-Werror",
                     f"-I{REPO}/cpp/include", str(src), "-o", str(exe)], check=True, capture_output=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True)
-    if out.stdout.strip() == "no-avx512":
-        pytest.skip("this machine has no AVX-512: requantize_span is the scalar loop")
+    if out.stdout.strip() == "no-simd":
+        pytest.skip("this machine has neither AVX-512 nor AVX2: requantize_span is the scalar loop")
     bad, n, clamped = map(int, out.stdout.split())
     assert out.returncode == 0 and bad == 0, out.stdout
     assert n > 1_000_000 and 0 < clamped < n  # both clamped and in-range results were compared

@@ -71,6 +71,59 @@ EDGE_Q8_INLINE __m512i requantize_x16(__m512i acc, int32_t multiplier, int shift
 }  // namespace edge_sdk
 #endif
 
+// AVX2 form (8 lanes), for x86 targets without AVX-512: the same arithmetic.  AVX2 has no
+// 64-bit arithmetic shift, but the quotient fits in 32 bits, so a logical shift of the
+// biased product gives its low 32 bits exactly.
+#if defined(__AVX2__) && !defined(EDGE_SDK_KERNELS_PORTABLE)
+#define EDGE_Q8_HAVE_AVX2_REQUANT 1
+#include <immintrin.h>
+
+namespace edge_sdk {
+namespace q8 {
+
+// SaturatingRoundingDoublingHighMul of the even 32-bit lanes of a by b; result in the low halves.
+EDGE_Q8_INLINE __m256i srdhm_even_x8(__m256i a, __m256i b) {
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i ab = _mm256_mul_epi32(a, b);
+  const __m256i neg = _mm256_cmpgt_epi64(zero, ab);
+  const __m256i v = _mm256_blendv_epi8(_mm256_add_epi64(ab, _mm256_set1_epi64x(int64_t{1} << 30)),
+                                       _mm256_add_epi64(ab, _mm256_set1_epi64x(1 - (int64_t{1} << 30))), neg);
+  const __m256i vneg = _mm256_cmpgt_epi64(zero, v);  // truncate toward zero: bias negatives by 2^31 - 1
+  const __m256i biased = _mm256_add_epi64(v, _mm256_and_si256(vneg, _mm256_set1_epi64x((int64_t{1} << 31) - 1)));
+  return _mm256_srli_epi64(biased, 31);
+}
+
+// requantize() of 8 lanes; int32 results already clamped to [lo, hi].
+EDGE_Q8_INLINE __m256i requantize_x8(__m256i acc, int32_t multiplier, int shift, int32_t zp_out, int32_t lo,
+                                     int32_t hi) {
+  const int left = shift > 0 ? shift : 0;
+  const int right = shift > 0 ? 0 : -shift;
+  const __m256i x = _mm256_sllv_epi32(acc, _mm256_set1_epi32(left));
+  const __m256i b = _mm256_set1_epi32(multiplier);
+  const __m256i lo_res = srdhm_even_x8(x, b);
+  const __m256i hi_res = srdhm_even_x8(_mm256_srli_epi64(x, 32), b);
+  __m256i h = _mm256_blend_epi32(lo_res, _mm256_slli_epi64(hi_res, 32), 0xAA);
+  if (multiplier == INT32_MIN)
+    h = _mm256_blendv_epi8(h, _mm256_set1_epi32(INT32_MAX), _mm256_cmpeq_epi32(x, _mm256_set1_epi32(INT32_MIN)));
+  const __m256i mask = _mm256_set1_epi32(static_cast<int32_t>((int64_t{1} << right) - 1));
+  const __m256i rem = _mm256_and_si256(h, mask);
+  const __m256i threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
+  __m256i r = _mm256_sra_epi32(h, _mm_cvtsi32_si128(right));
+  r = _mm256_sub_epi32(r, _mm256_cmpgt_epi32(rem, threshold));
+  r = _mm256_add_epi32(r, _mm256_set1_epi32(zp_out));
+  return _mm256_min_epi32(_mm256_max_epi32(r, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+
+// 16 clamped int32 lanes (two vectors) to 16 int8 in order.
+EDGE_Q8_INLINE __m128i pack_i32x16_i8(__m256i a, __m256i b) {
+  const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8);  // 16 int16 in order
+  return _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+}
+
+}  // namespace q8
+}  // namespace edge_sdk
+#endif
+
 namespace edge_sdk {
 namespace q8 {
 
@@ -88,6 +141,14 @@ inline void requantize_span(const int32_t* EDGE_Q8_RESTRICT acc, int n, int32_t 
     const __m512i r = requantize_x16(_mm512_maskz_loadu_epi32(k, acc + i), multiplier, shift, zp_out, lo, hi);
     _mm512_mask_cvtepi32_storeu_epi8(out + i, k, r);
     return;
+  }
+#elif defined(EDGE_Q8_HAVE_AVX2_REQUANT)
+  for (; i + 16 <= n; i += 16) {
+    const __m256i a = requantize_x8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i)), multiplier, shift,
+                                    zp_out, lo, hi);
+    const __m256i b = requantize_x8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i + 8)), multiplier,
+                                    shift, zp_out, lo, hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), pack_i32x16_i8(a, b));
   }
 #endif
   for (; i < n; ++i) out[i] = requantize(acc[i], multiplier, shift, zp_out, lo, hi);
