@@ -36,17 +36,19 @@ constexpr size_t avx2_scratch_bytes() {
 }
 
 // Weight pairs of every output channel: word q of row oc holds taps 2q (low half) and 2q + 1
-// (high half) as int16; the tail pair of an odd K has 0 as its second tap.
-template <const QConvParams& P>
-EDGE_Q8_INLINE void avx2_pack_weight_pairs(const int8_t* w, int32_t* pairs) {
-  constexpr int K = P.c_in / P.groups * P.k_h * P.k_w, Q = avx2_pairs(K);
-  for (int oc = 0; oc < P.c_out; ++oc)
-    for (int q = 0; q < Q; ++q) {
-      const int8_t* wr = w + static_cast<size_t>(oc) * K;
+// (high half) as int16; the tail pair of an odd K has 0 as its second tap.  A plain function
+// on run-time sizes: as a template on the layer's constants, clang unrolled and vectorised
+// it for every layer, doubling the model's compile time (Meso4 int8: 4.6 s -> 9.5 s).
+__attribute__((noinline)) inline void avx2_pack_weight_pairs(const int8_t* w, int32_t* pairs, int c_out, int k) {
+  const int q_count = avx2_pairs(k);
+  for (int oc = 0; oc < c_out; ++oc) {
+    const int8_t* wr = w + static_cast<size_t>(oc) * k;
+    for (int q = 0; q < q_count; ++q) {
       const uint16_t lo = static_cast<uint16_t>(static_cast<int16_t>(wr[2 * q]));
-      const uint16_t hi = 2 * q + 1 < K ? static_cast<uint16_t>(static_cast<int16_t>(wr[2 * q + 1])) : 0;
-      pairs[static_cast<size_t>(oc) * Q + q] = static_cast<int32_t>(lo | static_cast<uint32_t>(hi) << 16);
+      const uint16_t hi = 2 * q + 1 < k ? static_cast<uint16_t>(static_cast<int16_t>(wr[2 * q + 1])) : 0;
+      pairs[static_cast<size_t>(oc) * q_count + q] = static_cast<int32_t>(lo | static_cast<uint32_t>(hi) << 16);
     }
+  }
 }
 
 template <const QConvParams& P>
@@ -120,7 +122,7 @@ inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
   constexpr int plane_in = P.h_in * P.w_in;
   constexpr int plane_out = P.h_out * P.w_out;
   int32_t* wpairs = reinterpret_cast<int32_t*>(reinterpret_cast<uint8_t*>(patches) + avx2_patch_bytes<P>());
-  avx2_pack_weight_pairs<P>(w, wpairs);
+  avx2_pack_weight_pairs(w, wpairs, P.c_out, K);
   for (int b = 0; b < P.n; ++b) {
     const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * plane_in;
     int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * plane_out;
