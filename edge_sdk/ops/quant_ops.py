@@ -132,8 +132,7 @@ def conv_scratch_bytes(geo: dict) -> int:
     k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
     # vnni_scratch_bytes in qconv_x86.h (reserved on every target: the emitter does not know the ISA)
     vnni = (k + 3) // 4 * 4 * 32 if fast_kernels_enabled() else 0
-    # avx2_scratch_bytes in qconv_avx2.h: paired patches, then the weights as int16 pairs
-    avx2 = (k + 1) // 2 * 2 * 16 * 2 + geo["c_out"] * ((k + 1) // 2) * 4 if fast_kernels_enabled() else 0
+    avx2 = (k + 1) // 2 * 2 * 16 * 2 if fast_kernels_enabled() else 0  # avx2_scratch_bytes in qconv_avx2.h
     simd = [direct_scratch_bytes(geo, 1), dw_scratch_bytes(geo)] if fast_kernels_enabled() else []
     return max(rows, im2col, vnni, avx2, *simd)
 

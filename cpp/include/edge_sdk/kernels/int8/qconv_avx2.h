@@ -23,32 +23,18 @@ constexpr int kAvx2Channels = 4;  // output channels per tile
 
 constexpr int avx2_pairs(int k) { return (k + 1) / 2; }
 
-// The paired patches [K/2][16][2], int16 (the same bytes as the VNNI kernel's [K/4][32][4]),
-// then the weights as int16 pairs [c_out][K/2], one 32-bit word each, so the inner loop
-// broadcasts a pair with a single load.
-template <const QConvParams& P>
-constexpr size_t avx2_patch_bytes() {
-  return static_cast<size_t>(avx2_pairs(P.c_in / P.groups * P.k_h * P.k_w)) * 2 * kAvx2Pixels * sizeof(int16_t);
-}
+// The paired patches [K/2][16][2], int16 (the same bytes as the VNNI kernel's [K/4][32][4]).
 template <const QConvParams& P>
 constexpr size_t avx2_scratch_bytes() {
-  return avx2_patch_bytes<P>() + static_cast<size_t>(P.c_out) * avx2_pairs(P.c_in / P.groups * P.k_h * P.k_w) * 4;
+  return static_cast<size_t>(avx2_pairs(P.c_in / P.groups * P.k_h * P.k_w)) * 2 * kAvx2Pixels * sizeof(int16_t);
 }
 
-// Weight pairs of every output channel: word q of row oc holds taps 2q (low half) and 2q + 1
-// (high half) as int16; the tail pair of an odd K has 0 as its second tap.  A plain function
-// on run-time sizes: as a template on the layer's constants, clang unrolled and vectorised
-// it for every layer, doubling the model's compile time (Meso4 int8: 4.6 s -> 9.5 s).
-__attribute__((noinline)) inline void avx2_pack_weight_pairs(const int8_t* w, int32_t* pairs, int c_out, int k) {
-  const int q_count = avx2_pairs(k);
-  for (int oc = 0; oc < c_out; ++oc) {
-    const int8_t* wr = w + static_cast<size_t>(oc) * k;
-    for (int q = 0; q < q_count; ++q) {
-      const uint16_t lo = static_cast<uint16_t>(static_cast<int16_t>(wr[2 * q]));
-      const uint16_t hi = 2 * q + 1 < k ? static_cast<uint16_t>(static_cast<int16_t>(wr[2 * q + 1])) : 0;
-      pairs[static_cast<size_t>(oc) * q_count + q] = static_cast<int32_t>(lo | static_cast<uint32_t>(hi) << 16);
-    }
-  }
+// Broadcast weight pair q of row `wr` (K taps) as two int16 lanes; the tail pair's second tap is 0.
+template <int K>
+EDGE_Q8_INLINE __m256i avx2_weight_pair(const int8_t* wr, int q) {
+  const int16_t lo = wr[2 * q];
+  const int16_t hi = (K % 2 == 0 || 2 * q + 1 < K) ? wr[2 * q + 1] : 0;
+  return _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(lo) | (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16)));
 }
 
 template <const QConvParams& P>
@@ -121,8 +107,6 @@ inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
   constexpr int Q = avx2_pairs(K);
   constexpr int plane_in = P.h_in * P.w_in;
   constexpr int plane_out = P.h_out * P.w_out;
-  int32_t* wpairs = reinterpret_cast<int32_t*>(reinterpret_cast<uint8_t*>(patches) + avx2_patch_bytes<P>());
-  avx2_pack_weight_pairs(w, wpairs, P.c_out, K);
   for (int b = 0; b < P.n; ++b) {
     const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * plane_in;
     int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * plane_out;
@@ -133,7 +117,7 @@ inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
         int ocg = 0;
         for (; ocg + kAvx2Channels <= cout_g; ocg += kAvx2Channels) {
           const int oc = g * cout_g + ocg;
-          const int32_t* wp = wpairs + static_cast<size_t>(oc) * Q;
+          const int8_t* wr = w + static_cast<size_t>(oc) * K;
           __m256i acc[kAvx2Channels][2];
           for (int j = 0; j < kAvx2Channels; ++j) acc[j][0] = acc[j][1] = _mm256_set1_epi32(bias_folded[oc + j]);
           for (int q = 0; q < Q; ++q) {
@@ -141,9 +125,9 @@ inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
             const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq));
             const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq + 16));
             for (int j = 0; j < kAvx2Channels; ++j) {
-              const __m256i wv = _mm256_set1_epi32(wp[static_cast<size_t>(j) * Q + q]);
-              acc[j][0] = _mm256_add_epi32(acc[j][0], _mm256_madd_epi16(x0, wv));
-              acc[j][1] = _mm256_add_epi32(acc[j][1], _mm256_madd_epi16(x1, wv));
+              const __m256i wp = avx2_weight_pair<K>(wr + static_cast<size_t>(j) * K, q);
+              acc[j][0] = _mm256_add_epi32(acc[j][0], _mm256_madd_epi16(x0, wp));
+              acc[j][1] = _mm256_add_epi32(acc[j][1], _mm256_madd_epi16(x1, wp));
             }
           }
           for (int j = 0; j < kAvx2Channels; ++j)
@@ -152,13 +136,13 @@ inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
         }
         for (; ocg < cout_g; ++ocg) {
           const int oc = g * cout_g + ocg;
-          const int32_t* wp = wpairs + static_cast<size_t>(oc) * Q;
+          const int8_t* wr = w + static_cast<size_t>(oc) * K;
           __m256i acc[2] = {_mm256_set1_epi32(bias_folded[oc]), _mm256_set1_epi32(bias_folded[oc])};
           for (int q = 0; q < Q; ++q) {
             const int16_t* pq = patches + static_cast<size_t>(q) * 2 * kAvx2Pixels;
-            const __m256i wv = _mm256_set1_epi32(wp[q]);
-            acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq)), wv));
-            acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq + 16)), wv));
+            const __m256i wp = avx2_weight_pair<K>(wr, q);
+            acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq)), wp));
+            acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq + 16)), wp));
           }
           avx2_requant_store<P>(acc, mult[oc], shift[oc], out_b + static_cast<size_t>(oc) * plane_out + p0, count);
         }
