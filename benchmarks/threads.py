@@ -32,15 +32,12 @@ from run import EDGE, LARGE, _model_path, machine_line  # noqa: E402
 
 def measure(arch: str, quantize: str, runs: int, work: Path) -> dict:
     path = _model_path(arch)
-    ours = {}
-    cal = None
-    for t in (1, 2):
-        fp = _ort_session(path, 1)
-        shape = [d if isinstance(d, int) else 1 for d in fp.get_inputs()[0].shape]
-        if quantize == "int8":
-            cal = np.random.default_rng(0).random([16] + shape[1:], dtype=np.float32)
-        ours[t] = edge_sdk.compile(path, out_dir=work / f"{arch}-t{t}", quantize=quantize, calibration=cal, threads=t)
-    in_name = fp.get_inputs()[0].name
+    first = _ort_session(path, 1).get_inputs()[0]
+    shape = [d if isinstance(d, int) else 1 for d in first.shape]
+    cal = np.random.default_rng(0).random([16] + shape[1:], dtype=np.float32) if quantize == "int8" else None
+    ours = {t: edge_sdk.compile(path, out_dir=work / f"{arch}-t{t}", quantize=quantize, calibration=cal, threads=t)
+            for t in (1, 2)}
+    in_name = first.name
     ort_models = {"fp32": path}
     if quantize == "int8":
         ort_models["int8"] = _ort_int8_model(path, cal, in_name, work)

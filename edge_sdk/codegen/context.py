@@ -98,7 +98,7 @@ class EmitContext:
 
     def parallel(self, parts: int, body: list[str]) -> list[str]:
         """Code that runs `body` (C++ statements using `int part`) for part = 0 .. parts-1 on the
-        model's thread pool: part 0 on the calling thread, the others on its workers."""
+        model's thread pool: the calling thread and the workers claim parts until none is left."""
         self.uses_pool = True
         fn = self.unique("part_fn")
         return [f"auto {fn} = [&](int part) {{", *("  " + line if line else "" for line in body), "};",

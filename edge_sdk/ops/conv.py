@@ -220,7 +220,7 @@ class Conv(OpDef):
             return f"edge_sdk::conv2d_dw_f32<{p}>({', '.join(ins)}, {out}, {scratch});"
         args = f"{', '.join(ins)}, {e.ref(node.input(3))}, {e.ref(node.input(4))}, {out}, {scratch}"
         parts = int(node.attrs.get("thread_rows", 1))
-        if parts > 1:  # the input padded once (its channels shared out), then the rows shared out
+        if parts > 1:  # the input padded once (its rows shared out), then the output rows shared out
             need = f"(edge_sdk::conv_gemm_scratch_floats<{p}>() + {parts - 1} * edge_sdk::conv_gemm_part_floats<{p}>())"
             pad = e.parallel(parts, [f"edge_sdk::conv2d_gemm_f32_pad<{p}>({ins[0]}, {scratch}, part, {parts});"]) \
                 if geo["padded"] else []

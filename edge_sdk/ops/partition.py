@@ -94,10 +94,8 @@ def scratch_bytes(node: ir.Node, g: ir.Graph) -> int:
     """Scratch the node needs: its op's, or every part's side by side."""
     if not node.attrs.get("thread_parts"):
         return lookup(node, g).scratch_bytes(node, g)
-    ps = parts(node, g)
-    last = ps[-1]
-    end = last.scratch_offset + lookup(last.node, last.graph).scratch_bytes(last.node, last.graph)
-    return end if any(lookup(p.node, p.graph).scratch_bytes(p.node, p.graph) for p in ps) else 0
+    last = parts(node, g)[-1]  # offsets are the earlier parts' aligned sizes: 0 when none needs any
+    return last.scratch_offset + lookup(last.node, last.graph).scratch_bytes(last.node, last.graph)
 
 
 def balanced_ranges(channels: int, align: int, n: int) -> list[tuple[int, int]]:

@@ -307,12 +307,10 @@ class QConv(OpDef):
         per_part = self.scratch_bytes(node, g) // parts
 
         def calls(lo: int, hi: int, scratch_shift: int) -> list[str]:  # pooled rows [lo, hi)
-            e.scratch_shift += scratch_shift
-            out_lines = [f"edge_sdk::q8::conv2d_s8_pooled_rows<{pb}, {pe}{simd}>({x}, {{args}}, {lut}, {out}, "
-                         f"{e.scratch('void')}, {max(r0, lo)}, {min(r1, hi)});"
-                         for r0, r1, pb in bands if max(r0, lo) < min(r1, hi)]
-            e.scratch_shift -= scratch_shift
-            return out_lines
+            with e.part(e.g, {}, e.scratch_shift + scratch_shift):  # relative to an enclosing channel part
+                return [f"edge_sdk::q8::conv2d_s8_pooled_rows<{pb}, {pe}{simd}>({x}, {{args}}, {lut}, {out}, "
+                        f"{e.scratch('void')}, {max(r0, lo)}, {min(r1, hi)});"
+                        for r0, r1, pb in bands if max(r0, lo) < min(r1, hi)]
         if parts == 1:
             lines += ["  " + c for c in calls(0, y[2], 0)]
         else:  # thread part k computes pooled rows [y*k/parts, y*(k+1)/parts) in its own band buffers

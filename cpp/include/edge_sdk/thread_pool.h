@@ -4,9 +4,9 @@
 //
 // The generated code splits a heavy layer into up to N parts (output rows or channels), and
 // ThreadPool::run(parts, fn) calls fn(0..parts-1) on the calling thread and the workers,
-// which claim parts from one atomic counter, returning when all are done.  Workers spin for a short while between jobs (layers
-// follow each other within microseconds) and then sleep on a condition variable, so an idle
-// model costs no CPU.
+// which claim parts from one atomic counter, and returns when all are done.  Workers spin
+// for a short while between jobs (layers follow each other within microseconds) and then
+// sleep on a condition variable, so an idle model costs no CPU.
 //
 // Safe under concurrency: run() from a second thread while the pool is busy (two callers on
 // one model, each with its own arena) does that caller's parts inline instead of waiting, and
