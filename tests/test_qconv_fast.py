@@ -7,7 +7,9 @@ Shapes sweep the SIMD tile edges: channels 1..64 around 4/16/32 (the VNNI kernel
 kernels, stride 1/2, padding, dilation, groups and depthwise, and zero points at both ends of
 the int8 range (the VNNI path stores x + 128 as unsigned and folds 128 * sum(w) into the bias).
 The direct (qconv_x86_direct.h) and depthwise (qconv_x86_dw.h) VNNI paths get narrow wide-row
-layers and depthwise layers around their 16-pixel blocks and 4-tap quads.
+layers and depthwise layers around their 16-pixel blocks and 4-tap quads; the same narrow layers
+run the AVX2 direct path (qconv_avx2_direct.h) on AVX2 hosts: odd channel counts (a channel
+paired with 0), channel tiles with a tail, stride 2 and dilation 2 (pair-row phases).
 """
 from __future__ import annotations
 

@@ -97,6 +97,50 @@ def test_fused_int8_conv_block_is_bit_identical_to_the_unfused_graph(save, tmp_p
     assert fused.arena_bytes < unfused.arena_bytes if block[-1] else fused.arena_bytes <= unfused.arena_bytes
 
 
+def _map_model(rng, pool, h, w):
+    """Two convs -> Concat -> BatchNormalization -> MaxPool (MesoInception4's blocks): the
+    BatchNormalization cannot fold into a conv, so it is a depthwise 1x1 QConv, a channel map."""
+    inits, co = [], 6
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr, np.float32), name))
+        return name
+    nodes = [helper.make_node("Conv", ["x", const(f"w{i}", rng.standard_normal((3, 3, 3, 3)) * 0.3)], [f"c{i}"],
+                              pads=[1] * 4) for i in range(2)]
+    nodes += [helper.make_node("Relu", [f"c{i}"], [f"r{i}"]) for i in range(2)]
+    nodes.append(helper.make_node("Concat", ["r0", "r1"], ["cat"], axis=1))
+    gamma = rng.standard_normal(co)  # negative scales: decreasing maps, pooled by their min
+    nodes.append(helper.make_node("BatchNormalization", ["cat", const("g", gamma), const("be", rng.standard_normal(co)),
+                                                         const("m", rng.random(co)), const("v", rng.random(co) + 0.5)],
+                                  ["bn"]))
+    nodes.append(helper.make_node("MaxPool", ["bn"], ["p"], kernel_shape=[pool, pool], strides=[pool, pool]))
+    nodes.append(helper.make_node("Sigmoid", ["p"], ["y"]))
+    return make_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, h, w])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, co, h // pool, w // pool])], inits,
+                      opset=13)
+
+
+@pytest.mark.parametrize("kernels", ["fast", "exact-epilogue"])
+@pytest.mark.parametrize("pool,h,w", [(2, 18, 21), (4, 17, 16)])
+def test_fused_channel_map_pools_first_and_is_bit_identical(save, tmp_path, kernels, pool, h, w):
+    rng = np.random.default_rng(11)
+    path = save(_map_model(rng, pool, h, w), "map.onnx")
+    g = run_passes(import_onnx(path), pre_quant_passes())
+    gq, rep = quantize_graph(g, path, rng.standard_normal((6, 3, h, w)).astype(np.float32), evaluate=False)
+    assert rep["fallback_ops"] == []
+    x = rng.standard_normal((1, 3, h, w)).astype(np.float32) * 1.5
+    want = HostModel(gq, tmp_path / "unfused").run(x)[0]
+    fused_g = run_passes(gq, (fuse_qconv_epilogue,))
+    maps = [n for n in fused_g.nodes if n.op_type == "QConv" and int(n.attrs.get("group", 1)) == 6]
+    assert len(maps) == 1 and "conv_out" in maps[0].attrs, "the channel map was not fused with the pool"
+    if kernels == "exact-epilogue":  # look up every value, then pool
+        maps[0].attrs["exact_epilogue"] = True
+    fused = HostModel(fused_g, tmp_path / "fused")
+    assert "map_pooled_rows_s8" in (tmp_path / "fused" / "qmodel.cpp").read_text()
+    np.testing.assert_array_equal(fused.run(x)[0], want)
+    assert np.unique(want).size > 3, "the block's output should not be constant"
+
+
 def _cpu_has(flag: str) -> bool:
     try:
         text = Path("/proc/cpuinfo").read_text()

@@ -133,7 +133,8 @@ def conv_scratch_bytes(geo: dict) -> int:
     # vnni_scratch_bytes in qconv_x86.h (reserved on every target: the emitter does not know the ISA)
     vnni = (k + 3) // 4 * 4 * 32 if fast_kernels_enabled() else 0
     avx2 = (k + 1) // 2 * 2 * 16 * 2 if fast_kernels_enabled() else 0  # avx2_scratch_bytes in qconv_avx2.h
-    simd = [direct_scratch_bytes(geo, 1), dw_scratch_bytes(geo)] if fast_kernels_enabled() else []
+    simd = ([direct_scratch_bytes(geo, 1), avx2_direct_scratch_bytes(geo, 1), dw_scratch_bytes(geo)]
+            if fast_kernels_enabled() else [])
     return max(rows, im2col, vnni, avx2, *simd)
 
 
@@ -169,6 +170,35 @@ def direct_scratch_bytes(geo: dict, rows: int) -> int:
     return geo["c_out"] * geo["c_in"] * geo["k_h"] * q * 4 + geo["c_in"] * nrows * row_len
 
 
+def uses_avx2_direct(geo: dict) -> bool:
+    """use_avx2_direct<P>() in qconv_avx2_direct.h."""
+    g = geo
+    return (g["groups"] == 1 and g["k_h"] * g["k_w"] > 1 and 2 <= g["c_in"] <= 64 and g["c_out"] <= 64
+            and g["w_out"] >= 16 and g["stride_w"] <= 4)
+
+
+def avx2_direct_scratch_bytes(geo: dict, rows: int) -> int:
+    """avx2d_scratch_bytes<P>(rows) in qconv_avx2_direct.h: the pair rows."""
+    if not uses_avx2_direct(geo):
+        return 0
+    lanes = (-(-geo["w_out"] // 16) * 16 + (geo["k_w"] - 1) * geo["dil_w"] // geo["stride_w"] + 7) // 8 * 8
+    nrows = (rows - 1) * geo["stride_h"] + (geo["k_h"] - 1) * geo["dil_h"] + 1
+    return (geo["c_in"] + 1) // 2 * nrows * geo["stride_w"] * lanes * 4
+
+
+def avx2_weight_pairs(w: np.ndarray) -> np.ndarray:
+    """OIHW int8 weights as qconv_avx2_direct.h reads them: [oc][c_in/2][kh][kw] int32 lanes,
+    channel 2j in the low int16 half and 2j+1 in the high one (0 past an odd c_in)."""
+    w = w.astype(np.int16)
+    if w.shape[1] % 2:
+        w = np.concatenate([w, np.zeros_like(w[:, :1])], axis=1)
+    lo, hi = w[:, 0::2].view(np.uint16).astype(np.uint32), w[:, 1::2].view(np.uint16).astype(np.uint32)
+    return (lo | hi << 16).view(np.int32)
+
+
+MAX_MAP_CHANNELS = 64  # a channel map runs as a constexpr table evaluated by the C++ compiler
+
+
 def _align64(n: int) -> int:
     return (n + 63) // 64 * 64
 
@@ -193,13 +223,25 @@ def pooled_bands(geo: dict, pool_h: int, rows: int) -> list[tuple[int, int, dict
     return runs
 
 
+def is_channel_map(geo: dict) -> bool:
+    """A depthwise 1x1 conv (stride 1, no padding): a per-channel int8 -> int8 map."""
+    g = geo
+    return (g["groups"] == g["c_in"] == g["c_out"] <= MAX_MAP_CHANNELS and g["k_h"] == g["k_w"] == 1
+            and g["stride_h"] == g["stride_w"] == 1 and g["pad_top"] == g["pad_left"] == 0
+            and (g["h_out"], g["w_out"]) == (g["h_in"], g["w_in"]))
+
+
 def fused_scratch_bytes(geo: dict, pool_h: int, pool_w: int, rows: int) -> int:
     """qconv_pool.h's scratch: band input + band output + the band conv's own."""
+    if is_channel_map(geo):  # map_pooled_rows_s8: a row of window maxima and the pooled row
+        return _align64(2 * geo["w_out"])
     bands = max(_align64(b["c_in"] * b["h_in"] * b["w_in"]) + _align64(b["c_out"] * pool_h * b["w_out"])
                 + conv_scratch_bytes(b) for _, _, b in pooled_bands(geo, pool_h, rows))
-    # conv2d_s8_fused_direct (x86 VNNI) runs the whole conv instead where it applies
-    direct = fast_kernels_enabled() and uses_direct(geo) and 16 % pool_w == 0
-    return max(bands, direct_scratch_bytes(geo, pool_h) + 64 if direct else 0)
+    # conv2d_s8_fused_direct (x86 VNNI or AVX2) runs the whole conv instead where it applies
+    if not (fast_kernels_enabled() and 16 % pool_w == 0):
+        return bands
+    vnni = direct_scratch_bytes(geo, pool_h) + 64 if uses_direct(geo) else 0
+    return max(bands, vnni, avx2_direct_scratch_bytes(geo, pool_h))
 
 
 def _conv_out_q(node: ir.Node, g: ir.Graph) -> tuple[float, int]:
@@ -270,57 +312,98 @@ class QConv(OpDef):
             return 0  # only the fused conv+pool runs by bands of rows
         return min(threads, g.tensor(node.outputs[0]).shape[2] // 2)
 
-    def _emit_fused(self, node, g, e, geo, consts, simd):
-        """conv2d_s8_pooled_rows calls (qconv_pool.h), one per run of same-shaped bands."""
-        e.headers.add("edge_sdk/kernels/int8/qconv_pool.h")
+    def _post_lut(self, node, g, e, geo) -> str | None:
+        """The fused per-channel table (a BatchNormalization after the activation), or None."""
+        if "post_lut" not in node.attrs:
+            return None
+        c = geo["c_out"]
+        sy, zy = qparams(g, node.outputs[0])
+        s_mid, z_mid = _conv_out_q(node, g)
+        w2 = g.const(node.inputs[3]).astype(np.int64).reshape(-1)
+        b2 = g.const(node.input(4))
+        b2 = np.zeros(c, np.int64) if b2 is None else b2.astype(np.int64).reshape(-1)
+        sw2 = np.broadcast_to(np.asarray(g.tensor(node.inputs[3]).quant.scale, np.float64).reshape(-1), (c,))
+        m2, s2 = quantize_multipliers(s_mid * sw2 / sy)
+        lo2, hi2 = clamp_range(node.attrs["post_lut"].get("activation"), sy, zy)
+        arrays = [e.array("int32_t", v.astype(np.int32)) for v in (w2, b2, np.asarray(m2), np.asarray(s2))]
+        lut = e.unique("lut")
+        e.decl(f"constexpr edge_sdk::q8::ChannelLut<{c}> {lut} = edge_sdk::q8::affine_lut<{c}>("
+               f"{', '.join(arrays)}, {z_mid}, {zy}, {lo2}, {hi2});")
+        return lut
+
+    def _pool_params(self, node, g, e, geo, has_lut: bool) -> str:
         sy, zy = qparams(g, node.outputs[0])
         ph, pw = node.attrs.get("fused_pool", (1, 1))
         y = g.tensor(node.outputs[0]).shape
-        lut = "nullptr"
-        if "post_lut" in node.attrs:
-            c = geo["c_out"]
-            s_mid, z_mid = _conv_out_q(node, g)
-            w2 = g.const(node.inputs[3]).astype(np.int64).reshape(-1)
-            b2 = g.const(node.input(4))
-            b2 = np.zeros(c, np.int64) if b2 is None else b2.astype(np.int64).reshape(-1)
-            sw2 = np.broadcast_to(np.asarray(g.tensor(node.inputs[3]).quant.scale, np.float64).reshape(-1), (c,))
-            m2, s2 = quantize_multipliers(s_mid * sw2 / sy)
-            lo2, hi2 = clamp_range(node.attrs["post_lut"].get("activation"), sy, zy)
-            arrays = [e.array("int32_t", v.astype(np.int32)) for v in (w2, b2, np.asarray(m2), np.asarray(s2))]
-            lut = e.unique("lut")
-            e.decl(f"constexpr edge_sdk::q8::ChannelLut<{c}> {lut} = edge_sdk::q8::affine_lut<{c}>("
-                   f"{', '.join(arrays)}, {z_mid}, {zy}, {lo2}, {hi2});")
-            lut += ".v"
         lo, hi = clamp_range(node.attrs.get("pool_activation"), sy, zy)
-        pe = e.params("edge_sdk::q8::QConvPoolParams", [
+        return e.params("edge_sdk::q8::QConvPoolParams", [
             ("c_out", geo["c_out"]), ("c_in", geo["c_in"]), ("h_in", geo["h_in"]), ("w_in", geo["w_in"]),
             ("stride_h", geo["stride_h"]), ("pad_top", geo["pad_top"]), ("w_conv", geo["w_out"]),
-            ("pool_h", ph), ("pool_w", pw), ("h_out", y[2]), ("w_out", y[3]), ("has_lut", lut != "nullptr"),
+            ("pool_h", ph), ("pool_w", pw), ("h_out", y[2]), ("w_out", y[3]), ("has_lut", has_lut),
             ("act_min", lo), ("act_max", hi), ("exact_epilogue", bool(node.attrs.get("exact_epilogue")))])
-        x, out = e.ref(node.inputs[0]), e.ref(node.outputs[0])
-        pf = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
-        lines = [f"if (!edge_sdk::q8::conv2d_s8_fused_direct<{pf}, {pe}{simd}>({x}, {{w}}, {{bu}}, {{m}}, {{s}}, "
-                 f"{lut}, {out}, {e.scratch('void')})) {{"]
-        bands = [(r0, r1, e.params("edge_sdk::q8::QConvParams", list(band.items()) + consts))
-                 for r0, r1, band in pooled_bands(geo, ph, y[2])]
+
+    def _by_rows(self, node, g, e, calls) -> list[str]:
+        """calls(lo, hi, scratch) for pooled rows [lo, hi): all of them, or thread part k's
+        [rows*k/parts, rows*(k+1)/parts) in its own scratch."""
+        rows = g.tensor(node.outputs[0]).shape[2]
         parts = int(node.attrs.get("thread_rows", 1))
         per_part = self.scratch_bytes(node, g) // parts
 
-        def calls(lo: int, hi: int, scratch_shift: int) -> list[str]:  # pooled rows [lo, hi)
-            with e.part(e.g, {}, e.scratch_shift + scratch_shift):  # relative to an enclosing channel part
-                return [f"edge_sdk::q8::conv2d_s8_pooled_rows<{pb}, {pe}{simd}>({x}, {{args}}, {lut}, {out}, "
-                        f"{e.scratch('void')}, {max(r0, lo)}, {min(r1, hi)});"
-                        for r0, r1, pb in bands if max(r0, lo) < min(r1, hi)]
+        def scratch(k: int) -> str:
+            with e.part(e.g, {}, e.scratch_shift + k * per_part):  # relative to an enclosing channel part
+                return e.scratch("void")
         if parts == 1:
-            lines += ["  " + c for c in calls(0, y[2], 0)]
-        else:  # thread part k computes pooled rows [y*k/parts, y*(k+1)/parts) in its own band buffers
-            body = ["switch (part) {"]
-            for k in range(parts):
-                lo, hi = y[2] * k // parts, y[2] * (k + 1) // parts
-                body += [f"  case {k}: {{  // pooled rows [{lo}, {hi})", *("    " + c for c in calls(lo, hi, k * per_part)),
-                         "  } break;"]
-            lines += ["  " + line for line in e.parallel(parts, body + ["}"])]
-        return lines + ["}"]
+            return calls(0, rows, scratch(0))
+        body = ["switch (part) {"]
+        for k in range(parts):
+            lo, hi = rows * k // parts, rows * (k + 1) // parts
+            body += [f"  case {k}: {{  // pooled rows [{lo}, {hi})", *("    " + c for c in calls(lo, hi, scratch(k))),
+                     "  } break;"]
+        return e.parallel(parts, body + ["}"])
+
+    def _emit_map(self, node, g, e, geo, m, s) -> list[str]:
+        """map_pooled_rows_s8 (qconv_pool.h): the conv is itself a per-channel table (composed
+        with a fused one), so the kernel pools first and looks up once per pooled value."""
+        e.headers.add("edge_sdk/kernels/int8/qconv_pool.h")
+        c = geo["c_out"]
+        w = g.const(node.inputs[1]).astype(np.int32).reshape(-1)
+        bias = g.const(node.input(2))
+        bias = np.zeros(c, np.int32) if bias is None else bias.astype(np.int32).reshape(-1)
+        (_, z_in), (_, z_mid) = qparams(g, node.inputs[0]), _conv_out_q(node, g)
+        lo, hi = _conv_act_range(node, g)
+        lut = e.unique("lut")
+        e.decl(f"constexpr edge_sdk::q8::ChannelLut<{c}> {lut} = edge_sdk::q8::affine_lut<{c}>("
+               f"{e.array('int32_t', w)}, {e.array('int32_t', bias)}, {m}, {s}, {z_in}, {z_mid}, {lo}, {hi});")
+        then = self._post_lut(node, g, e, geo)
+        if then:
+            both = e.unique("lut")
+            e.decl(f"constexpr edge_sdk::q8::ChannelLut<{c}> {both} = edge_sdk::q8::compose_lut<{c}>({lut}, {then});")
+            lut = both
+        pe = self._pool_params(node, g, e, geo, True)
+        x, out = e.ref(node.inputs[0]), e.ref(node.outputs[0])
+        return self._by_rows(node, g, e, lambda lo, hi, scratch: [
+            f"edge_sdk::q8::map_pooled_rows_s8<{pe}>({x}, {lut}.v, {out}, {scratch}, {lo}, {hi});"])
+
+    def _emit_fused(self, node, g, e, geo, consts, simd) -> list[str]:
+        """A direct kernel's call (conv2d_s8_fused_direct) where the target has one, else
+        conv2d_s8_pooled_rows calls (qconv_pool.h), one per run of same-shaped bands."""
+        e.headers.add("edge_sdk/kernels/int8/qconv_pool.h")
+        then = self._post_lut(node, g, e, geo)
+        lut = f"{then}.v" if then else "nullptr"
+        pe = self._pool_params(node, g, e, geo, bool(then))
+        x, out = e.ref(node.inputs[0]), e.ref(node.outputs[0])
+        pf = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
+        ph = node.attrs.get("fused_pool", (1, 1))[0]
+        bands = [(r0, r1, e.params("edge_sdk::q8::QConvParams", list(band.items()) + consts))
+                 for r0, r1, band in pooled_bands(geo, ph, g.tensor(node.outputs[0]).shape[2])]
+
+        def calls(lo: int, hi: int, scratch: str) -> list[str]:
+            band_calls = [f"  edge_sdk::q8::conv2d_s8_pooled_rows<{pb}, {pe}{simd}>({x}, {{args}}, {lut}, {out}, "
+                          f"{scratch}, {max(r0, lo)}, {min(r1, hi)});"
+                          for r0, r1, pb in bands if max(r0, lo) < min(r1, hi)]
+            return [f"if (!edge_sdk::q8::conv2d_s8_fused_direct<{pf}, {pe}{simd}>({x}, {{w}}, {{wp}}, {{bf}}, {{bu}}, "
+                    f"{{m}}, {{s}}, {lut}, {out}, {scratch}, {lo}, {hi})) {{", *band_calls, "}"]
+        return self._by_rows(node, g, e, calls)
 
     def emit(self, node, g, e):
         geo = conv_geometry_2d(node, g)
@@ -338,6 +421,8 @@ class QConv(OpDef):
             p = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
             return (f"edge_sdk::q8::conv2d_s8_reference<{p}>({x}, {wt}, {b}, {m}, {s}, {y}, "
                     f"{e.scratch('int32_t')});")
+        if "conv_out" in node.attrs and is_channel_map(geo):
+            return "\n".join(self._emit_map(node, g, e, geo, m, s))
         w = g.const(node.inputs[1]).astype(np.int64)
         bias = g.const(node.input(2))
         bias = np.zeros(geo["c_out"], np.int64) if bias is None else bias.astype(np.int64).reshape(-1)
@@ -346,14 +431,18 @@ class QConv(OpDef):
         # bias - (zp_in + 128) * sum(w): the x86 VNNI path multiplies x + 128 (unsigned) by w.
         folded_u8 = np.clip(bias - (zx + 128) * w.reshape(w.shape[0], -1).sum(axis=1), -(1 << 31), (1 << 31) - 1)
         bu = e.array("int32_t", folded_u8.astype(np.int32))
+        # the x86 AVX2 direct kernel's weights (an unused array is dropped by the C++ compiler)
+        wp = e.array("int32_t", avx2_weight_pairs(w)) if fast_kernels_enabled() and uses_avx2_direct(geo) else "nullptr"
         if "conv_out" in node.attrs:
-            subst = {"{args}": f"{wt}, {b}, {bf}, {bu}, {m}, {s}", "{w}": wt, "{bu}": bu, "{m}": m, "{s}": s}
+            subst = {"{args}": f"{wt}, {wp}, {b}, {bf}, {bu}, {m}, {s}", "{w}": wt, "{wp}": wp, "{bf}": bf,
+                     "{bu}": bu, "{m}": m, "{s}": s}
             lines = self._emit_fused(node, g, e, geo, consts, simd)
             for k, v in subst.items():
                 lines = [line.replace(k, v) for line in lines]
             return "\n".join(lines)
         p = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
-        return f"edge_sdk::q8::conv2d_s8<{p}{simd}>({x}, {wt}, {b}, {bf}, {bu}, {m}, {s}, {y}, {e.scratch('void')});"
+        return (f"edge_sdk::q8::conv2d_s8<{p}{simd}>({x}, {wt}, {wp}, {b}, {bf}, {bu}, {m}, {s}, {y}, "
+                f"{e.scratch('void')});")
 
 
 @register

@@ -18,11 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ir
-from ..ops.quant_ops import conv_geometry_2d, conv_scratch_bytes, fused_scratch_bytes, pooled_bands
+from ..ops.quant_ops import MAX_MAP_CHANNELS, conv_geometry_2d, conv_scratch_bytes, fused_scratch_bytes, pooled_bands
 from .fuse_conv_epilogue import _plain_maxpool
 from .rewrite import single_consumer
-
-MAX_LUT_CHANNELS = 64  # the table is a constexpr evaluated by the C++ compiler: keep it small
 
 
 def _qparams(g: ir.Graph, name: str) -> tuple[float, int]:
@@ -44,7 +42,7 @@ def _channel_map(g: ir.Graph, b: ir.Node) -> bool:
     x, y = g.tensor(b.inputs[0]).shape, g.tensor(b.outputs[0]).shape
     w = g.const(b.inputs[1])
     c = x[1] if len(x) == 4 else 0
-    if len(x) != 4 or tuple(x) != tuple(y) or w is None or w.shape != (c, 1, 1, 1) or c > MAX_LUT_CHANNELS:
+    if len(x) != 4 or tuple(x) != tuple(y) or w is None or w.shape != (c, 1, 1, 1) or c > MAX_MAP_CHANNELS:
         return False
     if int(b.attrs.get("group", 1)) != c or any(int(s) != 1 for s in b.attrs.get("strides") or [1, 1]):
         return False

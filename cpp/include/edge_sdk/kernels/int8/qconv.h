@@ -46,6 +46,7 @@ constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
 #include "qconv_x86_direct.h"  // AVX-512 VNNI direct path for narrow layers (needs VBMI too)
 #include "qconv_x86_dw.h"  // AVX-512 VNNI depthwise path (needs VBMI too)
 #include "qconv_avx2.h"  // AVX2 path for x86 without VNNI (int16 multiply-adds, exact)
+#include "qconv_avx2_direct.h"  // AVX2 direct path for narrow layers with a spatial kernel
 #include "qconv_neon.h"  // ARM NEON / SDOT path (AArch64, ARMv7 NEON)
 #include "qconv_dsp.h"   // Cortex-M DSP SMLAD path (M4/M7/M33 without NEON)
 
@@ -256,11 +257,14 @@ constexpr bool use_avx2() {
 }
 
 // bias: the reference's; bias_folded = bias - zp_in*sum(w) (im2col path);
-// bias_u8 = bias - (zp_in + 128)*sum(w) (VNNI path, unsigned activations).
+// bias_u8 = bias - (zp_in + 128)*sum(w) (VNNI path, unsigned activations);
+// w_pairs: the weights as int16 input-channel pairs (qconv_avx2_direct.h), null where the
+// generated code has none (then that path is not taken).
 // kSimd = false (EDGE_SDK_KERNELS=portable at compile time) keeps the portable kernels.
 template <const QConvParams& P, bool kSimd = true>
-inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* bias, const int32_t* bias_folded,
-                      const int32_t* bias_u8, const int32_t* mult, const int32_t* shift, int8_t* out, void* scratch) {
+inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs, const int32_t* bias,
+                      const int32_t* bias_folded, const int32_t* bias_u8, const int32_t* mult, const int32_t* shift,
+                      int8_t* out, void* scratch) {
 #if defined(EDGE_Q8_HAVE_VNNI_DW)
   if constexpr (kSimd && use_vnni_dw<P>()) {
     (void)bias;
@@ -283,6 +287,14 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* bias, co
     (void)bias_folded;
     conv2d_s8_vnni<P>(in, w, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
     return;
+  }
+#endif
+#if defined(EDGE_Q8_HAVE_AVX2_DIRECT)
+  if constexpr (kSimd && use_avx2_direct<P>()) {
+    if (w_pairs) {
+      conv2d_s8_avx2_direct<P>(in, w_pairs, bias_folded, mult, shift, out, scratch);
+      return;
+    }
   }
 #endif
 #if defined(EDGE_Q8_HAVE_AVX2)
@@ -310,6 +322,7 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* bias, co
   }
 #endif
   (void)bias_u8;
+  (void)w_pairs;
   if constexpr (use_im2col<P>()) {
     (void)bias;
     conv2d_s8_im2col<P>(in, w, bias_folded, mult, shift, out, static_cast<int8_t*>(scratch));

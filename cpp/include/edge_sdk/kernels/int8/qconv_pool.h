@@ -33,13 +33,62 @@ struct QConvPoolParams {
   bool exact_epilogue = false;
 };
 
+// How the direct kernels pool channel c: +1 requantize the window's max accumulator, -1 its min
+// (a table that decreases: a BatchNormalization with a negative scale), 0 requantize every
+// value.  Requantization is non-decreasing unless a left shift may wrap or the multiplier is
+// negative; a table must be monotone.
+template <const QConvParams& P, const QConvPoolParams& E>
+inline void pool_modes(const int8_t* lut, const int32_t* mult, const int32_t* shift, int8_t* mode) {
+  for (int c = 0; c < P.c_out; ++c) {
+    int dir = 1;
+    if (E.has_lut) {
+      const int8_t* t = lut + c * 256;
+      bool up = true, down = true;
+      for (int i = 1; i < 256; ++i) {
+        up = up && t[i] >= t[i - 1];
+        down = down && t[i] <= t[i - 1];
+      }
+      dir = up ? 1 : (down ? -1 : 0);
+    }
+    mode[c] = static_cast<int8_t>(E.exact_epilogue || shift[c] > 0 || mult[c] < 0 ? 0 : dir);
+  }
+}
+
 }  // namespace q8
 }  // namespace edge_sdk
 
-#include "qconv_x86_direct_pool.h"  // the whole fused conv on x86 VNNI (conv2d_s8_fused_direct)
+#include "qconv_x86_direct_pool.h"   // the fused conv on x86 VNNI
+#include "qconv_avx2_direct_pool.h"  // the fused conv on x86 AVX2
 
 namespace edge_sdk {
 namespace q8 {
+
+// Pooled rows [row_begin, row_end) of the fused conv through a direct kernel where this target
+// and geometry have one; false otherwise (the caller then runs conv2d_s8_pooled_rows).  A
+// template, so that a direct path is not even instantiated where it does not apply.
+template <const QConvParams& P, const QConvPoolParams& E, bool kSimd = true>
+inline bool conv2d_s8_fused_direct(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
+                                   const int32_t* bias_folded, const int32_t* bias_u8, const int32_t* mult, const int32_t* shift,
+                                   const int8_t* lut, int8_t* out, void* scratch, int row_begin, int row_end) {
+  (void)in, (void)w, (void)w_pairs, (void)bias_folded, (void)bias_u8, (void)mult, (void)shift, (void)lut, (void)out, (void)scratch;
+  (void)row_begin, (void)row_end;
+#if defined(EDGE_Q8_HAVE_VNNI_DIRECT)
+  if constexpr (kSimd && use_vnni_direct<P>() && 16 % E.pool_w == 0 && P.n == 1) {
+    conv2d_s8_direct_pooled<P, E>(in, w, bias_u8, mult, shift, lut, out, static_cast<uint8_t*>(scratch), row_begin,
+                                  row_end);
+    return true;
+  }
+#endif
+#if defined(EDGE_Q8_HAVE_AVX2_DIRECT)
+  if constexpr (kSimd && use_avx2_direct<P>() && 16 % E.pool_w == 0 && P.n == 1) {
+    if (w_pairs) {
+      conv2d_s8_avx2_direct_pooled<P, E>(in, w_pairs, bias_folded, mult, shift, lut, out, scratch, row_begin, row_end);
+      return true;
+    }
+  }
+#endif
+  return false;
+}
 
 template <int C>
 struct ChannelLut {
@@ -56,6 +105,77 @@ constexpr ChannelLut<C> affine_lut(const int32_t (&w)[C], const int32_t (&bias)[
     for (int x = -128; x < 128; ++x)
       t.v[c * 256 + x + 128] = requantize(bias[c] + w[c] * (x - zp_in), mult[c], shift[c], zp_out, lo, hi);
   return t;
+}
+
+// The table of `first` then `then` (a channel map followed by the fused table).
+template <int C>
+constexpr ChannelLut<C> compose_lut(const ChannelLut<C>& first, const ChannelLut<C>& then) {
+  ChannelLut<C> t{};
+  for (int c = 0; c < C; ++c)
+    for (int i = 0; i < 256; ++i) t.v[c * 256 + i] = then.v[c * 256 + first.v[c * 256 + i] + 128];
+  return t;
+}
+
+// Max (kMax) or min of each pool_w-wide window of `row` into win[ow], and of pool_h rows first.
+template <const QConvPoolParams& E, bool kMax>
+inline void pool_window_s8(const int8_t* EDGE_Q8_RESTRICT in, int8_t* EDGE_Q8_RESTRICT rowm, int8_t* win) {
+  for (int j = 0; j < E.w_conv; ++j) rowm[j] = in[j];
+  for (int r = 1; r < E.pool_h; ++r)
+    for (int j = 0; j < E.w_conv; ++j) {
+      const int8_t v = in[r * E.w_conv + j];
+      rowm[j] = kMax ? (v > rowm[j] ? v : rowm[j]) : (v < rowm[j] ? v : rowm[j]);
+    }
+  for (int ow = 0; ow < E.w_out; ++ow) {
+    int8_t m = rowm[ow * E.pool_w];
+    for (int k = 1; k < E.pool_w; ++k) {
+      const int8_t v = rowm[ow * E.pool_w + k];
+      m = kMax ? (v > m ? v : m) : (v < m ? v : m);
+    }
+    win[ow] = m;
+  }
+}
+
+// Pooled rows [row_begin, row_end) of a fused conv that is itself a per-channel map (a
+// depthwise 1x1 conv: a BatchNormalization the quantizer could not fold into a conv, e.g. after
+// a Concat), given as the table `lut` (with any fused table composed in).  Where a channel's
+// table is monotone the window is pooled first (max; min for a decreasing table) and one value
+// is looked up, which equals looking up every value and pooling; otherwise every value is
+// looked up.  in: [c_out][pool_h * h_out (at least)][w_conv]; scratch: 2 * w_conv bytes.
+template <const QConvPoolParams& E>
+inline void map_pooled_rows_s8(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* lut, int8_t* EDGE_Q8_RESTRICT out,
+                               void* scratch, int row_begin, int row_end) {
+  int8_t* rowm = static_cast<int8_t*>(scratch);
+  int8_t* win = rowm + E.w_conv;
+  constexpr size_t plane_in = static_cast<size_t>(E.h_in) * E.w_in;
+  for (int c = 0; c < E.c_out; ++c) {
+    const int8_t* t = lut + c * 256;
+    bool up = !E.exact_epilogue, down = !E.exact_epilogue;
+    for (int i = 1; i < 256; ++i) {
+      up = up && t[i] >= t[i - 1];
+      down = down && t[i] <= t[i - 1];
+    }
+    for (int row = row_begin; row < row_end; ++row) {
+      const int8_t* x = in + c * plane_in + static_cast<size_t>(row) * E.pool_h * E.w_in;
+      int8_t* o = out + (static_cast<size_t>(c) * E.h_out + row) * E.w_out;
+      if (up || down) {
+        if (up)
+          pool_window_s8<E, true>(x, rowm, win);
+        else
+          pool_window_s8<E, false>(x, rowm, win);
+        for (int ow = 0; ow < E.w_out; ++ow) o[ow] = clamp_i8(t[win[ow] + 128], E.act_min, E.act_max);
+      } else {
+        for (int ow = 0; ow < E.w_out; ++ow) {
+          int32_t m = -128;
+          for (int r = 0; r < E.pool_h; ++r)
+            for (int k = 0; k < E.pool_w; ++k) {
+              const int32_t v = t[x[r * E.w_in + ow * E.pool_w + k] + 128];
+              m = v > m ? v : m;
+            }
+          o[ow] = clamp_i8(m, E.act_min, E.act_max);
+        }
+      }
+    }
+  }
 }
 
 // Band input: the rows [a0, a0 + B.h_in) of every input channel (B: the band's conv params).
@@ -99,7 +219,8 @@ inline void pool_band_s8(int8_t* EDGE_Q8_RESTRICT band, const int8_t* lut, int8_
 // geometry B (the emitter groups bands by the padding rows they see: top, interior, bottom).
 // scratch: align64(band_input_bytes<B>()) + align64(band_output_bytes<B>()) + B's conv scratch.
 template <const QConvParams& B, const QConvPoolParams& E, bool kSimd = true>
-inline void conv2d_s8_pooled_rows(const int8_t* in, const int8_t* w, const int32_t* bias, const int32_t* bias_folded,
+inline void conv2d_s8_pooled_rows(const int8_t* in, const int8_t* w, const int32_t* w_pairs, const int32_t* bias,
+                                  const int32_t* bias_folded,
                                   const int32_t* bias_u8, const int32_t* mult, const int32_t* shift,
                                   const int8_t* lut, int8_t* out, void* scratch, int row_begin, int row_end) {
   static_assert(B.n == 1 && B.h_out == E.pool_h && B.w_out == E.w_conv && B.c_out == E.c_out, "band geometry");
@@ -113,7 +234,7 @@ inline void conv2d_s8_pooled_rows(const int8_t* in, const int8_t* w, const int32
     const int a0 = first < 0 ? 0 : first;                       // B.pad_top covers rows above 0
     for (int c = 0; c < E.c_in; ++c)
       memcpy(band_in + c * rows_bytes, in + c * plane_in + static_cast<size_t>(a0) * E.w_in, rows_bytes);
-    conv2d_s8<B, kSimd>(band_in, w, bias, bias_folded, bias_u8, mult, shift, band_out, conv_scratch);
+    conv2d_s8<B, kSimd>(band_in, w, w_pairs, bias, bias_folded, bias_u8, mult, shift, band_out, conv_scratch);
     pool_band_s8<E>(band_out, lut, out, row);
   }
 }

@@ -36,13 +36,13 @@ EDGE_Q8_INLINE __m512i direct_hreduce(__m512i v, bool use_max) {
   return _mm512_permutexvar_epi32(_mm512_load_si512(kPick), v);
 }
 
-// The fused conv (qconv_pool.h's QConvPoolParams) over the whole output.
+// Pooled rows [row_begin, row_end) of the fused conv (qconv_pool.h's QConvPoolParams).
 // scratch: direct_scratch_bytes<P>(E.pool_h) + 64.
 template <const QConvParams& P, const QConvPoolParams& E>
 inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE_Q8_RESTRICT w,
                                     const int32_t* EDGE_Q8_RESTRICT bias_u8, const int32_t* mult,
                                     const int32_t* shift, const int8_t* lut, int8_t* EDGE_Q8_RESTRICT out,
-                                    uint8_t* EDGE_Q8_RESTRICT scratch) {
+                                    uint8_t* EDGE_Q8_RESTRICT scratch, int row_begin, int row_end) {
   constexpr int T = direct_tile<P, 8>();
   constexpr int nrows = direct_rows<P>(E.pool_h);
   constexpr int plane_out = E.h_out * E.w_out;
@@ -50,23 +50,9 @@ inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int
   int32_t* wq = reinterpret_cast<int32_t*>(scratch);
   uint8_t* rows = scratch + direct_weight_bytes<P>();
   direct_pack_weights<P>(w, wq);
-  // Per channel: +1 take the window's max accumulator, -1 its min, 0 requantize every value.
   int8_t mode[P.c_out];
-  for (int c = 0; c < P.c_out; ++c) {
-    int dir = 1;
-    if (E.has_lut) {
-      const int8_t* t = lut + c * 256;
-      bool up = true, down = true;
-      for (int i = 1; i < 256; ++i) {
-        up = up && t[i] >= t[i - 1];
-        down = down && t[i] <= t[i - 1];
-      }
-      dir = up ? 1 : (down ? -1 : 0);
-    }
-    // A left shift may wrap (not monotone): the exact route.
-    mode[c] = static_cast<int8_t>(E.exact_epilogue || shift[c] > 0 || mult[c] < 0 ? 0 : dir);
-  }
-  for (int ph = 0; ph < E.h_out; ++ph) {
+  pool_modes<P, E>(lut, mult, shift, mode);
+  for (int ph = row_begin; ph < row_end; ++ph) {
     direct_fill_rows<P>(in, ph * E.pool_h * P.stride_h - P.pad_top, nrows, rows);
     for (int ow0 = 0; ow0 + E.pool_w <= P.w_out && ow0 / E.pool_w < E.w_out; ow0 += kDirectPixels) {
       const int pooled = E.w_out - ow0 / E.pool_w < per_block ? E.w_out - ow0 / E.pool_w : per_block;
@@ -122,25 +108,3 @@ inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int
 #pragma GCC diagnostic pop
 #endif
 #endif
-
-namespace edge_sdk {
-namespace q8 {
-
-// The whole fused conv through conv2d_s8_direct_pooled where this target and geometry allow it;
-// false otherwise (the caller then runs qconv_pool.h's band kernel).  A template, so that the
-// direct path is not even instantiated where it does not apply.
-template <const QConvParams& P, const QConvPoolParams& E, bool kSimd = true>
-inline bool conv2d_s8_fused_direct(const int8_t* in, const int8_t* w, const int32_t* bias_u8, const int32_t* mult,
-                                   const int32_t* shift, const int8_t* lut, int8_t* out, void* scratch) {
-#if defined(EDGE_Q8_HAVE_VNNI_DIRECT)
-  if constexpr (kSimd && use_vnni_direct<P>() && 16 % E.pool_w == 0 && P.n == 1) {
-    conv2d_s8_direct_pooled<P, E>(in, w, bias_u8, mult, shift, lut, out, static_cast<uint8_t*>(scratch));
-    return true;
-  }
-#endif
-  (void)in, (void)w, (void)bias_u8, (void)mult, (void)shift, (void)lut, (void)out, (void)scratch;
-  return false;
-}
-
-}  // namespace q8
-}  // namespace edge_sdk
