@@ -9,7 +9,8 @@ the int8 range (the VNNI path stores x + 128 as unsigned and folds 128 * sum(w) 
 The direct (qconv_x86_direct.h) and depthwise (qconv_x86_dw.h) VNNI paths get narrow wide-row
 layers and depthwise layers around their 16-pixel blocks and 4-tap quads; the same narrow layers
 run the AVX2 direct path (qconv_avx2_direct.h) on AVX2 hosts: odd channel counts (a channel
-paired with 0), channel tiles with a tail, stride 2 and dilation 2 (pair-row phases).
+paired with 0), channel tiles with a tail, stride 2 and dilation 2 (pair-row phases), and the
+depthwise layers run the AVX2 depthwise path (qconv_avx2_dw.h).
 """
 from __future__ import annotations
 
@@ -58,6 +59,11 @@ CASES = [
     (8, 8, 8, 5, 1, 2, 1, 20, 19, 30),    # 5x5: two tap quads per kernel row
     (8, 8, 8, 3, 2, 0, 1, 9, 9, 250),     # stride 2, no padding
     (8, 8, 8, 3, 1, 2, 2, 9, 9, 128),     # dilated depthwise: the row kernel
+    # The depthwise AVX2 path (qconv_avx2_dw.h): flattened strips, stride-2 rows wide enough for
+    # the vector fill of the pair planes (odd and even left padding).
+    (8, 8, 8, 3, 2, 1, 1, 7, 41, 77),
+    (8, 8, 8, 5, 2, 2, 1, 6, 38, 128),
+    (4, 4, 4, 3, 1, 1, 1, 40, 70, 222),   # strips of 3 rows: several strips and a short last one
     # Pointwise (1x1) convs on the VNNI path with vector packing of channel quads.
     (24, 8, 1, 1, 1, 0, 1, 7, 9, 3),      # 63 pixels: a full and a partial 32-pixel block
     (10, 4, 1, 1, 1, 0, 1, 6, 6, 177),    # 10 channels: the last quad half empty

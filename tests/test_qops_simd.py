@@ -1,10 +1,11 @@
-"""The AVX-512 int8 elementwise kernels (kernels/int8/qops_x86.h: Add, Mul, table lookup) must
-equal the portable loops in qops.h byte for byte, over random data, broadcast forms, run lengths
+"""The AVX-512 and AVX2 int8 elementwise kernels (kernels/int8/qops_x86.h: Add, Mul, and on
+AVX-512 the table lookup) must equal the portable loops in qops.h byte for byte, over random data, broadcast forms, run lengths
 around the 16/64-lane tails, zero points at both ends, left and right shifts, and clamps."""
 from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,8 @@ TEST = r"""
 #include <edge_sdk/kernels/int8/qops.h>
 #include <cstdio>
 #include <random>
-#ifndef EDGE_Q8_HAVE_QOPS_X86
-int main() { std::printf("no-avx512\n"); return 0; }
+#if !defined(EDGE_Q8_HAVE_QOPS_X86) && !defined(EDGE_Q8_HAVE_QOPS_AVX2)
+int main() { std::printf("no-simd\n"); return 0; }
 #else
 using namespace edge_sdk::q8;
 static std::mt19937 rng(7);
@@ -86,17 +87,45 @@ def test_avx512_int8_kernels_build_warning_free_on_any_x86(tmp_path, cxx):
 
 
 @pytest.mark.parametrize("cxx", ["clang++-19", "g++"])
-def test_vector_elementwise_int8_kernels_equal_the_portable_loops(tmp_path, cxx):
+def test_avx2_int8_kernels_build_warning_free_on_any_x86(tmp_path, cxx):
+    """The AVX2 paths (conv direct, depthwise and gather, elementwise) are selected at x86-64-v3."""
     if not shutil.which(cxx):
         pytest.skip(f"{cxx} is installed by `make test`")
     src = tmp_path / "t.cpp"
+    src.write_text("#include <edge_sdk/kernels/int8/qconv.h>\n#include <edge_sdk/kernels/int8/qops.h>\n"
+                   "#include <edge_sdk/kernels/int8/qconv_pool.h>\n"
+                   + "".join(f"#ifndef {m}\n#error {m} is not selected\n#endif\n" for m in
+                             ("EDGE_Q8_HAVE_QOPS_AVX2", "EDGE_Q8_HAVE_AVX2", "EDGE_Q8_HAVE_AVX2_DIRECT",
+                              "EDGE_Q8_HAVE_AVX2_DW"))
+                   + "int main() { return 0; }\n")
+    r = _compile(cxx, src, tmp_path / "t", "x86-64-v3")
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return {f for line in text.splitlines() if line.startswith("flags") for f in line.split()[2:]}
+
+
+# native: AVX-512 where the CPU has VBMI; x86-64-v3: the AVX2 forms, on any AVX2 CPU.
+@pytest.mark.parametrize("march", ["native", "x86-64-v3"])
+@pytest.mark.parametrize("cxx", ["clang++-19", "g++"])
+def test_vector_elementwise_int8_kernels_equal_the_portable_loops(tmp_path, cxx, march):
+    if not shutil.which(cxx):
+        pytest.skip(f"{cxx} is installed by `make test`")
+    if march == "x86-64-v3" and "avx2" not in _cpu_flags():
+        pytest.skip("this CPU has no AVX2")
+    src = tmp_path / "t.cpp"
     src.write_text(TEST)
     exe = tmp_path / "t"
-    r = _compile(cxx, src, exe, "native")
+    r = _compile(cxx, src, exe, march)
     assert r.returncode == 0, r.stderr[-3000:]
     out = subprocess.run([str(exe)], capture_output=True, text=True)
-    if out.stdout.strip() == "no-avx512":
-        pytest.skip("this machine has no AVX-512 VBMI: the portable loops run")
+    if out.stdout.strip() == "no-simd":
+        pytest.skip("this machine has neither AVX-512 VBMI nor AVX2: the portable loops run")
     bad, total, hi, lo = map(int, out.stdout.split())
     assert out.returncode == 0 and bad == 0, out.stdout
     assert total > 100_000 and hi > 0 and lo > 0  # saturation at both ends was compared too

@@ -133,7 +133,8 @@ def conv_scratch_bytes(geo: dict) -> int:
     # vnni_scratch_bytes in qconv_x86.h (reserved on every target: the emitter does not know the ISA)
     vnni = (k + 3) // 4 * 4 * 32 if fast_kernels_enabled() else 0
     avx2 = (k + 1) // 2 * 2 * 16 * 2 if fast_kernels_enabled() else 0  # avx2_scratch_bytes in qconv_avx2.h
-    simd = ([direct_scratch_bytes(geo, 1), avx2_direct_scratch_bytes(geo, 1), dw_scratch_bytes(geo)]
+    simd = ([direct_scratch_bytes(geo, 1), avx2_direct_scratch_bytes(geo, 1), dw_scratch_bytes(geo),
+             avx2_dw_scratch_bytes(geo)]
             if fast_kernels_enabled() else [])
     return max(rows, im2col, vnni, avx2, *simd)
 
@@ -150,6 +151,22 @@ def dw_scratch_bytes(geo: dict) -> int:
     rows = (geo["h_out"] - 1) * s + geo["k_h"]
     plane = ((rows + s - 1) // s + 1) * wp + 64
     return s * plane + geo["h_out"] * (wp // s) + 16 + geo["k_h"] * q * 4
+
+
+def avx2_dw_scratch_bytes(geo: dict) -> int:
+    """avx2_dw_scratch_bytes<P>() in qconv_avx2_dw.h (Avx2Dw<P>): pair planes + the int8 strip."""
+    g = geo  # use_avx2_dw<P>()
+    if not (g["groups"] == g["c_in"] == g["c_out"] > 1 and g["stride_h"] == g["stride_w"] in (1, 2)
+            and g["dil_h"] == g["dil_w"] == 1 and g["k_h"] <= 7 and g["k_w"] <= 7 and g["k_h"] * g["k_w"] > 1):
+        return 0
+    s, pairs = g["stride_w"], (g["k_w"] + 1) // 2
+    wq = ((g["w_out"] - 1) * s + g["k_w"] + s - 1) // s
+    rows = min(g["h_out"], max(1, 256 // wq))
+    phase_rows = ((rows - 1) * s + g["k_h"] + s - 1) // s
+    out_lanes = (rows * wq + 15) // 16 * 16
+    reach = (g["k_h"] - 1) // s * wq + 2 * (pairs - 1) // s
+    lanes = max(out_lanes + reach, phase_rows * wq) + 8
+    return _align64(s * lanes * 4) + out_lanes
 
 
 def uses_direct(geo: dict) -> bool:
@@ -186,14 +203,32 @@ def avx2_direct_scratch_bytes(geo: dict, rows: int) -> int:
     return (geo["c_in"] + 1) // 2 * nrows * geo["stride_w"] * lanes * 4
 
 
-def avx2_weight_pairs(w: np.ndarray) -> np.ndarray:
-    """OIHW int8 weights as qconv_avx2_direct.h reads them: [oc][c_in/2][kh][kw] int32 lanes,
-    channel 2j in the low int16 half and 2j+1 in the high one (0 past an odd c_in)."""
-    w = w.astype(np.int16)
-    if w.shape[1] % 2:
-        w = np.concatenate([w, np.zeros_like(w[:, :1])], axis=1)
-    lo, hi = w[:, 0::2].view(np.uint16).astype(np.uint32), w[:, 1::2].view(np.uint16).astype(np.uint32)
+def uses_avx2_gather(geo: dict) -> bool:
+    """use_avx2<P>() in qconv.h (the gather kernel, qconv_avx2.h)."""
+    cin_g, cout_g = geo["c_in"] // geo["groups"], geo["c_out"] // geo["groups"]
+    return cout_g >= 4 and cin_g > 1 and cin_g * geo["k_h"] * geo["k_w"] >= 8
+
+
+def _int16_pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    lo, hi = lo.astype(np.int16).view(np.uint16).astype(np.uint32), hi.astype(np.int16).view(np.uint16).astype(np.uint32)
     return (lo | hi << 16).view(np.int32)
+
+
+def avx2_weight_pairs(geo: dict, w: np.ndarray) -> np.ndarray | None:
+    """OIHW int8 weights as the x86 AVX2 path of this geometry reads them (int16 halves of one
+    int32 lane, 0 past the end), or None where no AVX2 path applies:
+      qconv_avx2_direct.h: [oc][c_in/2][kh][kw], input channels 2j and 2j+1;
+      qconv_avx2.h: [oc][K/2], taps 2q and 2q+1 of the flattened row (K = c_in/groups*kh*kw)."""
+    if uses_avx2_direct(geo):
+        if w.shape[1] % 2:
+            w = np.concatenate([w, np.zeros_like(w[:, :1])], axis=1)
+        return _int16_pairs(w[:, 0::2], w[:, 1::2])
+    if uses_avx2_gather(geo):
+        rows = w.reshape(w.shape[0], -1)
+        if rows.shape[1] % 2:
+            rows = np.concatenate([rows, np.zeros_like(rows[:, :1])], axis=1)
+        return _int16_pairs(rows[:, 0::2], rows[:, 1::2])
+    return None
 
 
 MAX_MAP_CHANNELS = 64  # a channel map runs as a constexpr table evaluated by the C++ compiler
@@ -431,8 +466,9 @@ class QConv(OpDef):
         # bias - (zp_in + 128) * sum(w): the x86 VNNI path multiplies x + 128 (unsigned) by w.
         folded_u8 = np.clip(bias - (zx + 128) * w.reshape(w.shape[0], -1).sum(axis=1), -(1 << 31), (1 << 31) - 1)
         bu = e.array("int32_t", folded_u8.astype(np.int32))
-        # the x86 AVX2 direct kernel's weights (an unused array is dropped by the C++ compiler)
-        wp = e.array("int32_t", avx2_weight_pairs(w)) if fast_kernels_enabled() and uses_avx2_direct(geo) else "nullptr"
+        # the x86 AVX2 kernels' weights (an unused array is dropped by the C++ compiler)
+        pairs = avx2_weight_pairs(geo, w) if fast_kernels_enabled() else None
+        wp = "nullptr" if pairs is None else e.array("int32_t", pairs)
         if "conv_out" in node.attrs:
             subst = {"{args}": f"{wt}, {wp}, {b}, {bf}, {bu}, {m}, {s}", "{w}": wt, "{wp}": wp, "{bf}": bf,
                      "{bu}": bu, "{m}": m, "{s}": s}

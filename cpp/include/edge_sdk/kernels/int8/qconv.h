@@ -47,6 +47,7 @@ constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
 #include "qconv_x86_dw.h"  // AVX-512 VNNI depthwise path (needs VBMI too)
 #include "qconv_avx2.h"  // AVX2 path for x86 without VNNI (int16 multiply-adds, exact)
 #include "qconv_avx2_direct.h"  // AVX2 direct path for narrow layers with a spatial kernel
+#include "qconv_avx2_dw.h"  // AVX2 depthwise path
 #include "qconv_neon.h"  // ARM NEON / SDOT path (AArch64, ARMv7 NEON)
 #include "qconv_dsp.h"   // Cortex-M DSP SMLAD path (M4/M7/M33 without NEON)
 
@@ -258,8 +259,9 @@ constexpr bool use_avx2() {
 
 // bias: the reference's; bias_folded = bias - zp_in*sum(w) (im2col path);
 // bias_u8 = bias - (zp_in + 128)*sum(w) (VNNI path, unsigned activations);
-// w_pairs: the weights as int16 input-channel pairs (qconv_avx2_direct.h), null where the
-// generated code has none (then that path is not taken).
+// w_pairs: the weights as int16 pairs for the AVX2 path this geometry takes (input-channel
+// pairs for qconv_avx2_direct.h, tap pairs for qconv_avx2.h), null where the generated code has
+// none (then no AVX2 path is taken).
 // kSimd = false (EDGE_SDK_KERNELS=portable at compile time) keeps the portable kernels.
 template <const QConvParams& P, bool kSimd = true>
 inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs, const int32_t* bias,
@@ -289,6 +291,15 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
     return;
   }
 #endif
+#if defined(EDGE_Q8_HAVE_AVX2_DW)
+  if constexpr (kSimd && use_avx2_dw<P>()) {
+    (void)bias;
+    (void)bias_u8;
+    (void)w_pairs;
+    conv2d_s8_avx2_dw<P>(in, w, bias_folded, mult, shift, out, scratch);
+    return;
+  }
+#endif
 #if defined(EDGE_Q8_HAVE_AVX2_DIRECT)
   if constexpr (kSimd && use_avx2_direct<P>()) {
     if (w_pairs) {
@@ -299,10 +310,10 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
 #endif
 #if defined(EDGE_Q8_HAVE_AVX2)
   if constexpr (kSimd && use_avx2<P>()) {
-    (void)bias;
-    (void)bias_u8;
-    conv2d_s8_avx2<P>(in, w, bias_folded, mult, shift, out, static_cast<int16_t*>(scratch));
-    return;
+    if (w_pairs) {
+      conv2d_s8_avx2<P>(in, w_pairs, bias_folded, mult, shift, out, static_cast<int16_t*>(scratch));
+      return;
+    }
   }
 #endif
 #if defined(EDGE_Q8_HAVE_NEON)

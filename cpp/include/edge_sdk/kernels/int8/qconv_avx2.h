@@ -6,7 +6,9 @@
 // <= 2^15, and |acc| <= K*2^14 fits int32 for every K this SDK compiles.
 // The layout is the VNNI kernel's (qconv_x86.h) with pairs instead of quads: a block of 16
 // consecutive pixels of the flattened output plane is gathered as [K/2][16 pixels][2 taps];
-// one weight pair of OIHW is broadcast and multiply-added into 8 pixels at once.  The caller
+// one weight pair is broadcast and multiply-added into 8 pixels at once.  The weight pairs come
+// packed at compile time (edge_sdk/ops/quant_ops.py, avx2_weight_pairs): wq[oc][q] = w[oc][2q] |
+// w[oc][2q+1] << 16 over the flattened OIHW row (int16 halves; the tail pair of an odd K has 0).  The caller
 // passes bias_folded = bias - zp_in * sum(w), so padding taps hold zp_in (they add w*zp_in,
 // which the folded bias takes back) and the inner loop is a plain dot product.
 #pragma once
@@ -27,14 +29,6 @@ constexpr int avx2_pairs(int k) { return (k + 1) / 2; }
 template <const QConvParams& P>
 constexpr size_t avx2_scratch_bytes() {
   return static_cast<size_t>(avx2_pairs(P.c_in / P.groups * P.k_h * P.k_w)) * 2 * kAvx2Pixels * sizeof(int16_t);
-}
-
-// Broadcast weight pair q of row `wr` (K taps) as two int16 lanes; the tail pair's second tap is 0.
-template <int K>
-EDGE_Q8_INLINE __m256i avx2_weight_pair(const int8_t* wr, int q) {
-  const int16_t lo = wr[2 * q];
-  const int16_t hi = (K % 2 == 0 || 2 * q + 1 < K) ? wr[2 * q + 1] : 0;
-  return _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(lo) | (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16)));
 }
 
 template <const QConvParams& P>
@@ -98,7 +92,7 @@ EDGE_Q8_INLINE void avx2_gather(const int8_t* in_g, int p0, int count, int16_t* 
 }
 
 template <const QConvParams& P>
-inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE_Q8_RESTRICT w,
+inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDGE_Q8_RESTRICT wq,
                            const int32_t* EDGE_Q8_RESTRICT bias_folded, const int32_t* mult, const int32_t* shift,
                            int8_t* EDGE_Q8_RESTRICT out, int16_t* EDGE_Q8_RESTRICT patches) {
   constexpr int cin_g = P.c_in / P.groups;
@@ -117,7 +111,7 @@ inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
         int ocg = 0;
         for (; ocg + kAvx2Channels <= cout_g; ocg += kAvx2Channels) {
           const int oc = g * cout_g + ocg;
-          const int8_t* wr = w + static_cast<size_t>(oc) * K;
+          const int32_t* wr = wq + static_cast<size_t>(oc) * Q;
           __m256i acc[kAvx2Channels][2];
           for (int j = 0; j < kAvx2Channels; ++j) acc[j][0] = acc[j][1] = _mm256_set1_epi32(bias_folded[oc + j]);
           for (int q = 0; q < Q; ++q) {
@@ -125,7 +119,7 @@ inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
             const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq));
             const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq + 16));
             for (int j = 0; j < kAvx2Channels; ++j) {
-              const __m256i wp = avx2_weight_pair<K>(wr + static_cast<size_t>(j) * K, q);
+              const __m256i wp = _mm256_set1_epi32(wr[static_cast<size_t>(j) * Q + q]);
               acc[j][0] = _mm256_add_epi32(acc[j][0], _mm256_madd_epi16(x0, wp));
               acc[j][1] = _mm256_add_epi32(acc[j][1], _mm256_madd_epi16(x1, wp));
             }
@@ -136,11 +130,11 @@ inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
         }
         for (; ocg < cout_g; ++ocg) {
           const int oc = g * cout_g + ocg;
-          const int8_t* wr = w + static_cast<size_t>(oc) * K;
+          const int32_t* wr = wq + static_cast<size_t>(oc) * Q;
           __m256i acc[2] = {_mm256_set1_epi32(bias_folded[oc]), _mm256_set1_epi32(bias_folded[oc])};
           for (int q = 0; q < Q; ++q) {
             const int16_t* pq = patches + static_cast<size_t>(q) * 2 * kAvx2Pixels;
-            const __m256i wp = avx2_weight_pair<K>(wr, q);
+            const __m256i wp = _mm256_set1_epi32(wr[q]);
             acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq)), wp));
             acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq + 16)), wp));
           }

@@ -12,10 +12,9 @@
 namespace edge_sdk {
 namespace q8 {
 
-#ifndef EDGE_Q8_POOL_TILE
-#define EDGE_Q8_POOL_TILE 3
-#endif
-constexpr int kAvx2dPoolTile = EDGE_Q8_POOL_TILE;
+// Output channels per block when pool_h > 1, where the running max of the window's rows and a
+// row's accumulators are both live: 3 (12 vectors) beat 2 and 4 on Meso4's layers.
+constexpr int kAvx2dPoolTile = 3;
 
 // Pooled rows [row_begin, row_end) of the fused conv.  scratch: avx2d_scratch_bytes<P>(E.pool_h).
 template <const QConvParams& P, const QConvPoolParams& E, int T>
@@ -102,7 +101,6 @@ inline void conv2d_s8_avx2_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, cons
                                          const int32_t* shift, const int8_t* lut, int8_t* EDGE_Q8_RESTRICT out,
                                          void* scratch, int row_begin, int row_end) {
   constexpr int nrows = avx2d_rows<P>(E.pool_h);
-  // The running max of the window's rows and a row's accumulators both live in registers.
   constexpr int T = E.pool_h > 1 ? kAvx2dPoolTile : kAvx2dTile;
   constexpr int full = P.c_out / T * T;
   int32_t* rows = static_cast<int32_t*>(scratch);

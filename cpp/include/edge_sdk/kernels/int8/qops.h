@@ -61,7 +61,8 @@ inline void mul_s8_portable(const int8_t* a, const int8_t* b, int8_t* y) {
   }
 }
 
-// The kernels the generated code calls: qops_x86.h's vector loops where the target has them.
+// The kernels the generated code calls: qops_x86.h's vector loops (AVX-512 or AVX2) where the
+// target has them.
 // Per-leading-dims b is one value per run of `inner` outputs.
 template <const QAddParams& P>
 inline void add_s8(const int8_t* a, const int8_t* b, int8_t* y) {
@@ -73,6 +74,15 @@ inline void add_s8(const int8_t* a, const int8_t* b, int8_t* y) {
     }
   } else {
     add_s8_x86(P, a, b, -129, y, P.outer * P.inner);
+  }
+#elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
+  if constexpr (P.b_per_outer) {
+    for (int o = 0; o < P.outer; ++o) {
+      const size_t k = static_cast<size_t>(o) * P.inner;
+      add_s8_avx2(P, a + k, nullptr, b[o], y + k, P.inner);
+    }
+  } else {
+    add_s8_avx2(P, a, b, -129, y, P.outer * P.inner);
   }
 #else
   add_s8_portable<P>(a, b, y);
@@ -89,6 +99,15 @@ inline void mul_s8(const int8_t* a, const int8_t* b, int8_t* y) {
     }
   } else {
     mul_s8_x86(P, a, b, -129, y, P.outer * P.inner);
+  }
+#elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
+  if constexpr (P.b_per_outer) {
+    for (int o = 0; o < P.outer; ++o) {
+      const size_t k = static_cast<size_t>(o) * P.inner;
+      mul_s8_avx2(P, a + k, nullptr, b[o], y + k, P.inner);
+    }
+  } else {
+    mul_s8_avx2(P, a, b, -129, y, P.outer * P.inner);
   }
 #else
   mul_s8_portable<P>(a, b, y);

@@ -1,4 +1,4 @@
-// AVX-512 versions of the int8 elementwise kernels in qops.h (Add, Mul, table lookup), 16 or 64
+// AVX-512 (and, at the end, AVX2) versions of the int8 elementwise kernels in qops.h (Add, Mul, table lookup), 16 or 64
 // values at a time, bit-identical to the portable loops: the same integer steps with
 // requant_x86.h's vector form of the one rounding rule.  Squeeze-excitation scaling (Mul by a
 // per-channel value), residual Adds and SiLU / sigmoid tables sit on every EfficientNet and
@@ -74,4 +74,68 @@ inline void lut_s8_x86(const int8_t* x, int8_t* y, size_t n, const int8_t* table
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+#endif
+
+// AVX2 forms (x86 without AVX-512), 8 values at a time, the tail with the scalar steps: the
+// same integer arithmetic as qops.h's portable loops.
+#if defined(EDGE_Q8_HAVE_AVX2_REQUANT) && !defined(EDGE_Q8_HAVE_QOPS_X86)
+#define EDGE_Q8_HAVE_QOPS_AVX2 1
+
+namespace edge_sdk {
+namespace q8 {
+
+EDGE_Q8_INLINE __m256i load_s8x8(const int8_t* p) {
+  return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+
+EDGE_Q8_INLINE void store_s8x8(int8_t* p, __m256i clamped) {
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(clamped), _mm256_extracti128_si256(clamped, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packs_epi16(w, w));
+}
+
+// multiply_by_quantized_multiplier() of 8 lanes (requantize_x8 without zero point or clamp).
+EDGE_Q8_INLINE __m256i mbqm_x8(__m256i v, int32_t mult, int shift) {
+  return requantize_x8(v, mult, shift, 0, INT32_MIN, INT32_MAX);
+}
+
+// As add_s8_x86: b_scalar >= -128 means b is that one value for the whole run.
+template <typename AddP>
+inline void add_s8_avx2(const AddP& P, const int8_t* a, const int8_t* b, int32_t b_scalar, int8_t* y, int n) {
+  const __m256i zpa = _mm256_set1_epi32(P.zp_a), zpb = _mm256_set1_epi32(P.zp_b);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i va = _mm256_slli_epi32(_mm256_sub_epi32(load_s8x8(a + i), zpa), P.left_shift);
+    const __m256i bx = b_scalar >= -128 ? _mm256_set1_epi32(b_scalar) : load_s8x8(b + i);
+    const __m256i vb = _mm256_slli_epi32(_mm256_sub_epi32(bx, zpb), P.left_shift);
+    const __m256i sum = _mm256_add_epi32(mbqm_x8(va, P.mult_a, P.shift_a), mbqm_x8(vb, P.mult_b, P.shift_b));
+    store_s8x8(y + i, requantize_x8(sum, P.mult_out, P.shift_out, P.zp_out, P.act_min, P.act_max));
+  }
+  for (; i < n; ++i) {
+    const int32_t bq = b_scalar >= -128 ? b_scalar : b[i];
+    const int32_t va = (static_cast<int32_t>(a[i]) - P.zp_a) * (1 << P.left_shift);
+    const int32_t vb = (bq - P.zp_b) * (1 << P.left_shift);
+    y[i] = requantize(multiply_by_quantized_multiplier(va, P.mult_a, P.shift_a) +
+                          multiply_by_quantized_multiplier(vb, P.mult_b, P.shift_b),
+                      P.mult_out, P.shift_out, P.zp_out, P.act_min, P.act_max);
+  }
+}
+
+template <typename MulP>
+inline void mul_s8_avx2(const MulP& P, const int8_t* a, const int8_t* b, int32_t b_scalar, int8_t* y, int n) {
+  const __m256i zpa = _mm256_set1_epi32(P.zp_a), zpb = _mm256_set1_epi32(P.zp_b);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i bx = b_scalar >= -128 ? _mm256_set1_epi32(b_scalar) : load_s8x8(b + i);
+    const __m256i prod = _mm256_mullo_epi32(_mm256_sub_epi32(load_s8x8(a + i), zpa), _mm256_sub_epi32(bx, zpb));
+    store_s8x8(y + i, requantize_x8(prod, P.mult, P.shift, P.zp_out, P.act_min, P.act_max));
+  }
+  for (; i < n; ++i) {
+    const int32_t bq = b_scalar >= -128 ? b_scalar : b[i];
+    y[i] = requantize((static_cast<int32_t>(a[i]) - P.zp_a) * (bq - P.zp_b), P.mult, P.shift, P.zp_out, P.act_min,
+                      P.act_max);
+  }
+}
+
+}  // namespace q8
+}  // namespace edge_sdk
 #endif
