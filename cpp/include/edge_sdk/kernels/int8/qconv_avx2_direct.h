@@ -64,6 +64,22 @@ EDGE_Q8_INLINE int32_t avx2d_pair(int a, int b) {
                               static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(b))) << 16);
 }
 
+// p[0], p[2], ..., p[30] (a stride-2 phase of 32 input bytes).
+EDGE_Q8_INLINE __m128i avx2d_even_bytes(const int8_t* p) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i idx = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1,
+                                       0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+  return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, idx), 0x08));
+}
+
+// Lanes dst[0..16) = (a[i], b[i]) pairs of 16 int16 values each (b: zeros where null).
+EDGE_Q8_INLINE void avx2d_store_pairs(__m128i a, __m128i b, int32_t* dst) {
+  const __m256i va = _mm256_cvtepi8_epi16(a), vb = _mm256_cvtepi8_epi16(b);
+  const __m256i lo = _mm256_unpacklo_epi16(va, vb), hi = _mm256_unpackhi_epi16(va, vb);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_permute2x128_si256(lo, hi, 0x20));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
 // One phase of the pair row of channels (a, b) (b null: the 0 partner of an odd last channel)
 // at input row ih: lane i = (a, b) at input column s*i + phase - pad_left, zp_in outside.
 template <const QConvParams& P>
@@ -71,17 +87,18 @@ inline void avx2d_fill_phase(const int8_t* a, const int8_t* b, int phase, int32_
   constexpr int L = avx2d_phase_len<P>();
   const int32_t pad = avx2d_pair(P.zp_in, b ? P.zp_in : 0);
   int i = 0;
-  if constexpr (P.stride_w == 1) {
-    const int first = P.pad_left - phase > 0 ? P.pad_left - phase : 0;  // lanes before column 0
-    for (; i < first && i < L; ++i) dst[i] = pad;
-    for (; i + 16 <= L && i + 16 + phase - P.pad_left <= P.w_in; i += 16) {
-      const int col = i + phase - P.pad_left;
-      const __m256i va = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + col)));
-      const __m256i vb = b ? _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + col)))
-                           : _mm256_setzero_si256();
-      const __m256i lo = _mm256_unpacklo_epi16(va, vb), hi = _mm256_unpackhi_epi16(va, vb);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_permute2x128_si256(lo, hi, 0x20));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+  if constexpr (P.stride_w <= 2) {
+    constexpr int s = P.stride_w;
+    for (; i < L && s * i + phase - P.pad_left < 0; ++i) dst[i] = pad;  // lanes before column 0
+    // 16 lanes read columns col .. col + 15 * s: whole inside the row.
+    for (; i + 16 <= L && s * i + phase - P.pad_left + 16 * s <= P.w_in; i += 16) {
+      const int col = s * i + phase - P.pad_left;
+      if constexpr (s == 1)
+        avx2d_store_pairs(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + col)),
+                          b ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + col)) : _mm_setzero_si128(),
+                          dst + i);
+      else
+        avx2d_store_pairs(avx2d_even_bytes(a + col), b ? avx2d_even_bytes(b + col) : _mm_setzero_si128(), dst + i);
     }
   }
   for (; i < L; ++i) {
