@@ -267,7 +267,8 @@ def is_channel_map(geo: dict) -> bool:
 
 
 def fused_scratch_bytes(geo: dict, pool_h: int, pool_w: int, rows: int) -> int:
-    """qconv_pool.h's scratch: band input + band output + the band conv's own."""
+    """qconv_pool.h's scratch: band input + band output + the band conv's own, or a direct
+    kernel's where the target may take one; a channel map's row buffers."""
     if is_channel_map(geo):  # map_pooled_rows_s8: a row of window maxima and the pooled row
         return _align64(2 * geo["w_out"])
     bands = max(_align64(b["c_in"] * b["h_in"] * b["w_in"]) + _align64(b["c_out"] * pool_h * b["w_out"])
@@ -277,6 +278,15 @@ def fused_scratch_bytes(geo: dict, pool_h: int, pool_w: int, rows: int) -> int:
         return bands
     vnni = direct_scratch_bytes(geo, pool_h) + 64 if uses_direct(geo) else 0
     return max(bands, vnni, avx2_direct_scratch_bytes(geo, pool_h))
+
+
+def _affine_table(e, c: int, arrays: list[str], zp_in: int, zp_out: int, lo: int, hi: int) -> str:
+    """Declare the ChannelLut of the depthwise 1x1 int8 conv given by arrays (weights, bias,
+    multipliers, shifts): affine_lut in qconv_pool.h, evaluated by the C++ compiler."""
+    lut = e.unique("lut")
+    e.decl(f"constexpr edge_sdk::q8::ChannelLut<{c}> {lut} = edge_sdk::q8::affine_lut<{c}>("
+           f"{', '.join(arrays)}, {zp_in}, {zp_out}, {lo}, {hi});")
+    return lut
 
 
 def _conv_out_q(node: ir.Node, g: ir.Graph) -> tuple[float, int]:
@@ -361,10 +371,7 @@ class QConv(OpDef):
         m2, s2 = quantize_multipliers(s_mid * sw2 / sy)
         lo2, hi2 = clamp_range(node.attrs["post_lut"].get("activation"), sy, zy)
         arrays = [e.array("int32_t", v.astype(np.int32)) for v in (w2, b2, np.asarray(m2), np.asarray(s2))]
-        lut = e.unique("lut")
-        e.decl(f"constexpr edge_sdk::q8::ChannelLut<{c}> {lut} = edge_sdk::q8::affine_lut<{c}>("
-               f"{', '.join(arrays)}, {z_mid}, {zy}, {lo2}, {hi2});")
-        return lut
+        return _affine_table(e, c, arrays, z_mid, zy, lo2, hi2)
 
     def _pool_params(self, node, g, e, geo, has_lut: bool) -> str:
         sy, zy = qparams(g, node.outputs[0])
@@ -405,10 +412,8 @@ class QConv(OpDef):
         bias = g.const(node.input(2))
         bias = np.zeros(c, np.int32) if bias is None else bias.astype(np.int32).reshape(-1)
         (_, z_in), (_, z_mid) = qparams(g, node.inputs[0]), _conv_out_q(node, g)
-        lo, hi = _conv_act_range(node, g)
-        lut = e.unique("lut")
-        e.decl(f"constexpr edge_sdk::q8::ChannelLut<{c}> {lut} = edge_sdk::q8::affine_lut<{c}>("
-               f"{e.array('int32_t', w)}, {e.array('int32_t', bias)}, {m}, {s}, {z_in}, {z_mid}, {lo}, {hi});")
+        lut = _affine_table(e, c, [e.array("int32_t", w), e.array("int32_t", bias), m, s], z_in, z_mid,
+                            *_conv_act_range(node, g))
         then = self._post_lut(node, g, e, geo)
         if then:
             both = e.unique("lut")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ir
-from ..ops.quant_ops import MAX_MAP_CHANNELS, conv_geometry_2d, conv_scratch_bytes, fused_scratch_bytes, pooled_bands
+from ..ops.quant_ops import conv_geometry_2d, conv_scratch_bytes, fused_scratch_bytes, is_channel_map, pooled_bands
 from .fuse_conv_epilogue import _plain_maxpool
 from .rewrite import single_consumer
 
@@ -37,18 +37,11 @@ def _fusable(g: ir.Graph, n: ir.Node) -> bool:
 
 def _channel_map(g: ir.Graph, b: ir.Node) -> bool:
     """A depthwise 1x1 QConv with constant weights: a per-channel int8 -> int8 map."""
-    if b.op_type != "QConv" or b.attrs.get("reference"):
+    if b.op_type != "QConv" or b.attrs.get("reference") or len(g.tensor(b.inputs[0]).shape) != 4:
         return False
-    x, y = g.tensor(b.inputs[0]).shape, g.tensor(b.outputs[0]).shape
-    w = g.const(b.inputs[1])
-    c = x[1] if len(x) == 4 else 0
-    if len(x) != 4 or tuple(x) != tuple(y) or w is None or w.shape != (c, 1, 1, 1) or c > MAX_MAP_CHANNELS:
+    if g.const(b.inputs[1]) is None or (b.input(2) and g.const(b.input(2)) is None):
         return False
-    if int(b.attrs.get("group", 1)) != c or any(int(s) != 1 for s in b.attrs.get("strides") or [1, 1]):
-        return False
-    if any(b.attrs.get("pads") or []) or b.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-        return False
-    return not b.input(2) or g.const(b.input(2)) is not None
+    return is_channel_map(conv_geometry_2d(b, g))
 
 
 def fuse_qconv_epilogue(g: ir.Graph) -> ir.Graph:

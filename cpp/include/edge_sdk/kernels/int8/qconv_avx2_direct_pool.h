@@ -35,12 +35,7 @@ EDGE_Q8_INLINE void avx2d_pooled_tile(const int32_t* rows, int nrows, const int3
           alignas(32) int32_t a[kAvx2dPixels];
           _mm256_store_si256(reinterpret_cast<__m256i*>(a), acc[t][0]);
           _mm256_store_si256(reinterpret_cast<__m256i*>(a + 8), acc[t][1]);
-          for (int p = 0; p < pooled; ++p)
-            for (int k = 0; k < E.pool_w; ++k) {
-              int8_t v = requantize(a[p * E.pool_w + k], mult[c], shift[c], P.zp_out, P.act_min, P.act_max);
-              if (E.has_lut) v = lut[c * 256 + (v + 128)];
-              exact[t][p] = (r == 0 && k == 0) || v > exact[t][p] ? v : exact[t][p];
-            }
+          pool_exact_row<P, E>(a, pooled, r, mult[c], shift[c], E.has_lut ? lut + c * 256 : nullptr, exact[t]);
         } else {
           for (int h = 0; h < 2; ++h)
             red[t][h] = r == 0 ? acc[t][h]

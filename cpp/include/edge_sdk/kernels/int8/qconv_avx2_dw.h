@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-#include "qconv_avx2_direct.h"  // avx2d_pair
+#include "qconv_avx2_direct.h"  // avx2d_pair, avx2d_store_pairs
 
 #if defined(EDGE_Q8_HAVE_AVX2)
 #define EDGE_Q8_HAVE_AVX2_DW 1
@@ -74,11 +74,8 @@ inline void avx2_dw_fill(const int8_t* x, int ih0, int32_t* planes) {
       if constexpr (s == 1) {
         for (; u + 16 <= G::wq && u - P.pad_left + 17 <= P.w_in; u += 16) {
           const int8_t* p = a + u - P.pad_left;
-          const __m256i va = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-          const __m256i vb = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1)));
-          const __m256i lo = _mm256_unpacklo_epi16(va, vb), hi = _mm256_unpackhi_epi16(va, vb);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + u), _mm256_permute2x128_si256(lo, hi, 0x20));
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + u + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+          avx2d_store_pairs(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)),
+                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1)), d + u);
         }
       } else {  // lanes u .. u+7 are the 16 bytes from column 2u - pad_left, widened
         for (; u + 8 <= G::wq && 2 * u - P.pad_left + 16 <= P.w_in; u += 8)

@@ -33,6 +33,16 @@ struct QConvPoolParams {
   bool exact_epilogue = false;
 };
 
+// +1 if the 256-entry table t is non-decreasing, -1 if non-increasing, 0 otherwise.
+inline int table_direction(const int8_t* t) {
+  bool up = true, down = true;
+  for (int i = 1; i < 256; ++i) {
+    up = up && t[i] >= t[i - 1];
+    down = down && t[i] <= t[i - 1];
+  }
+  return up ? 1 : (down ? -1 : 0);
+}
+
 // How the direct kernels pool channel c: +1 requantize the window's max accumulator, -1 its min
 // (a table that decreases: a BatchNormalization with a negative scale), 0 requantize every
 // value.  Requantization is non-decreasing unless a left shift may wrap or the multiplier is
@@ -40,18 +50,22 @@ struct QConvPoolParams {
 template <const QConvParams& P, const QConvPoolParams& E>
 inline void pool_modes(const int8_t* lut, const int32_t* mult, const int32_t* shift, int8_t* mode) {
   for (int c = 0; c < P.c_out; ++c) {
-    int dir = 1;
-    if (E.has_lut) {
-      const int8_t* t = lut + c * 256;
-      bool up = true, down = true;
-      for (int i = 1; i < 256; ++i) {
-        up = up && t[i] >= t[i - 1];
-        down = down && t[i] <= t[i - 1];
-      }
-      dir = up ? 1 : (down ? -1 : 0);
-    }
+    const int dir = E.has_lut ? table_direction(lut + c * 256) : 1;
     mode[c] = static_cast<int8_t>(E.exact_epilogue || shift[c] > 0 || mult[c] < 0 ? 0 : dir);
   }
+}
+
+// The per-value route of the direct kernels (mode 0): requantize and map every accumulator of
+// conv row r (a[]: `pooled` windows of pool_w) and take the max into the pooled values so far.
+template <const QConvParams& P, const QConvPoolParams& E>
+inline void pool_exact_row(const int32_t* a, int pooled, int r, int32_t mult, int shift, const int8_t* lut,
+                           int8_t* pooled_vals) {
+  for (int p = 0; p < pooled; ++p)
+    for (int k = 0; k < E.pool_w; ++k) {
+      int8_t v = requantize(a[p * E.pool_w + k], mult, shift, P.zp_out, P.act_min, P.act_max);
+      if (E.has_lut) v = lut[v + 128];
+      pooled_vals[p] = (r == 0 && k == 0) || v > pooled_vals[p] ? v : pooled_vals[p];
+    }
 }
 
 }  // namespace q8
@@ -149,16 +163,12 @@ inline void map_pooled_rows_s8(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* 
   constexpr size_t plane_in = static_cast<size_t>(E.h_in) * E.w_in;
   for (int c = 0; c < E.c_out; ++c) {
     const int8_t* t = lut + c * 256;
-    bool up = !E.exact_epilogue, down = !E.exact_epilogue;
-    for (int i = 1; i < 256; ++i) {
-      up = up && t[i] >= t[i - 1];
-      down = down && t[i] <= t[i - 1];
-    }
+    const int dir = E.exact_epilogue ? 0 : table_direction(t);
     for (int row = row_begin; row < row_end; ++row) {
       const int8_t* x = in + c * plane_in + static_cast<size_t>(row) * E.pool_h * E.w_in;
       int8_t* o = out + (static_cast<size_t>(c) * E.h_out + row) * E.w_out;
-      if (up || down) {
-        if (up)
+      if (dir != 0) {
+        if (dir > 0)
           pool_window_s8<E, true>(x, rowm, win);
         else
           pool_window_s8<E, false>(x, rowm, win);

@@ -67,12 +67,7 @@ inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int
             if (mode[c] == 0) {
               alignas(64) int32_t a[kDirectPixels];
               _mm512_store_si512(a, acc[t]);
-              for (int p = 0; p < pooled; ++p)
-                for (int j = 0; j < E.pool_w; ++j) {
-                  int8_t v = requantize(a[p * E.pool_w + j], mult[c], shift[c], P.zp_out, P.act_min, P.act_max);
-                  if (E.has_lut) v = lut[c * 256 + (v + 128)];
-                  exact[t][p] = (r == 0 && j == 0) || v > exact[t][p] ? v : exact[t][p];
-                }
+              pool_exact_row<P, E>(a, pooled, r, mult[c], shift[c], E.has_lut ? lut + c * 256 : nullptr, exact[t]);
             } else if (r == 0) {
               red[t] = acc[t];
             } else {

@@ -63,27 +63,28 @@ inline void mul_s8_portable(const int8_t* a, const int8_t* b, int8_t* y) {
 
 // The kernels the generated code calls: qops_x86.h's vector loops (AVX-512 or AVX2) where the
 // target has them.
-// Per-leading-dims b is one value per run of `inner` outputs.
+#if defined(EDGE_Q8_HAVE_QOPS_X86) || defined(EDGE_Q8_HAVE_QOPS_AVX2)
+// kernel(P, a, b, b_scalar, y, n) over the whole tensor; per-leading-dims b is one value
+// (b_scalar) per run of `inner` outputs.
+template <typename Params, typename Kernel>
+inline void elementwise_runs(const Params& P, const int8_t* a, const int8_t* b, int8_t* y, Kernel kernel) {
+  if (P.b_per_outer) {
+    for (int o = 0; o < P.outer; ++o) {
+      const size_t k = static_cast<size_t>(o) * P.inner;
+      kernel(P, a + k, nullptr, b[o], y + k, P.inner);
+    }
+  } else {
+    kernel(P, a, b, -129, y, P.outer * P.inner);
+  }
+}
+#endif
+
 template <const QAddParams& P>
 inline void add_s8(const int8_t* a, const int8_t* b, int8_t* y) {
 #if defined(EDGE_Q8_HAVE_QOPS_X86)
-  if constexpr (P.b_per_outer) {
-    for (int o = 0; o < P.outer; ++o) {
-      const size_t k = static_cast<size_t>(o) * P.inner;
-      add_s8_x86(P, a + k, nullptr, b[o], y + k, P.inner);
-    }
-  } else {
-    add_s8_x86(P, a, b, -129, y, P.outer * P.inner);
-  }
+  elementwise_runs(P, a, b, y, add_s8_x86<QAddParams>);
 #elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
-  if constexpr (P.b_per_outer) {
-    for (int o = 0; o < P.outer; ++o) {
-      const size_t k = static_cast<size_t>(o) * P.inner;
-      add_s8_avx2(P, a + k, nullptr, b[o], y + k, P.inner);
-    }
-  } else {
-    add_s8_avx2(P, a, b, -129, y, P.outer * P.inner);
-  }
+  elementwise_runs(P, a, b, y, add_s8_avx2<QAddParams>);
 #else
   add_s8_portable<P>(a, b, y);
 #endif
@@ -92,23 +93,9 @@ inline void add_s8(const int8_t* a, const int8_t* b, int8_t* y) {
 template <const QMulParams& P>
 inline void mul_s8(const int8_t* a, const int8_t* b, int8_t* y) {
 #if defined(EDGE_Q8_HAVE_QOPS_X86)
-  if constexpr (P.b_per_outer) {
-    for (int o = 0; o < P.outer; ++o) {
-      const size_t k = static_cast<size_t>(o) * P.inner;
-      mul_s8_x86(P, a + k, nullptr, b[o], y + k, P.inner);
-    }
-  } else {
-    mul_s8_x86(P, a, b, -129, y, P.outer * P.inner);
-  }
+  elementwise_runs(P, a, b, y, mul_s8_x86<QMulParams>);
 #elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
-  if constexpr (P.b_per_outer) {
-    for (int o = 0; o < P.outer; ++o) {
-      const size_t k = static_cast<size_t>(o) * P.inner;
-      mul_s8_avx2(P, a + k, nullptr, b[o], y + k, P.inner);
-    }
-  } else {
-    mul_s8_avx2(P, a, b, -129, y, P.outer * P.inner);
-  }
+  elementwise_runs(P, a, b, y, mul_s8_avx2<QMulParams>);
 #else
   mul_s8_portable<P>(a, b, y);
 #endif
