@@ -18,7 +18,7 @@ class Compiled:
     compile_s: float
 
 
-_CACHE: dict[tuple[str, str], Compiled | BaseException] = {}
+_CACHE: dict[tuple[str, str, str], Compiled | BaseException] = {}
 
 
 def compile_once(onnx_path: Path, root: Path, key: str, **kw) -> Compiled:
@@ -26,7 +26,7 @@ def compile_once(onnx_path: Path, root: Path, key: str, **kw) -> Compiled:
 
     A compile error is cached too and re-raised for every test that needs the model."""
     import edge_sdk
-    ck = (str(onnx_path), key)
+    ck = (str(onnx_path), str(root), key)  # one key may be built differently under two roots
     hit = _CACHE.get(ck)
     if hit is None:
         t0 = time.perf_counter()
