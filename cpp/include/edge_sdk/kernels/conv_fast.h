@@ -4,8 +4,8 @@
 // conv2d_gemm_f32: convolution as a GEMM  out[oc][pixel] = W[oc][k] * X[k][pixel]
 // with k = (ic, kh, kw).  Weights come pre-packed by the compiler
 // (passes/pack_conv_weights.py) as [group][oc block][k][MR] so a register-blocked
-// micro-kernel (MR output channels x NV vectors of pixels) broadcasts MR weights
-// per k from one cache line.  The input is first copied into a zero-padded
+// micro-kernel (RT output channels x NV vectors of pixels, RT = MR, or MR / 2 on
+// 16-register targets) broadcasts its weights per k from one cache line.  The input is first copied into a zero-padded
 // buffer when the conv pads, so no inner loop has a bounds check.  X is read
 //   A) directly from input rows when stride_w == 1 and rows are wide (no copy), or
 //   B) from a small im2col panel [k][NR] gathered per tile of flattened pixels.
@@ -44,11 +44,16 @@ struct ConvFastParams {
 
 namespace conv_detail {
 
-// Vectors of pixels per micro-tile for MR output channels: MR*NV accumulators
-// plus NV input vectors must fit the register file.
-constexpr int nv_for(int mr) {
-  return kVecRegs >= 32 ? (mr >= 8 ? 3 : mr >= 4 ? 4 : mr >= 2 ? 6 : 8)
-                        : (mr >= 8 ? 1 : mr >= 4 ? 2 : mr >= 2 ? 3 : 4);
+// Output channels per micro-tile: a packed block of MR, or half of an 8-channel block
+// where 16 registers cannot hold 8 rows of several vectors (8 x 1 accumulators are too
+// few to cover the FMA latency, and need 9 loads per 8 FMAs).
+constexpr int rows_for(int mr) { return kVecRegs < 32 && mr == 8 ? 4 : mr; }
+
+// Vectors of pixels per micro-tile for RT output channels: RT*NV accumulators, NV input
+// vectors and one broadcast weight must fit the register file.
+constexpr int nv_for(int rt) {
+  return kVecRegs >= 32 ? (rt >= 8 ? 3 : rt >= 4 ? 4 : rt >= 2 ? 6 : 8)
+                        : (rt >= 4 ? 3 : rt >= 2 ? 5 : 4);
 }
 constexpr int round16(int v) { return (v + 15) / 16 * 16; }
 
@@ -56,8 +61,9 @@ constexpr int round16(int v) { return (v + 15) / 16 * 16; }
 template <int S, int D, int WS>
 constexpr int col_off(int kw) { return ((kw * D) % S) * WS + (kw * D) / S; }
 
-// acc[r][v] = sum over k=(ic,kh,kw) of w[k][r] * x[ic*s_ic + kh*s_kh + col_off(kw) + voff[v] + lane]
-template <int MR, int NV, int CI, int KH, int KW, int S, int D, int WS>
+// acc[r][v] = sum over k=(ic,kh,kw) of w[k*MS + r] * x[ic*s_ic + kh*s_kh + col_off(kw) + voff[v] + lane]
+// for the MR rows of a packed block MS wide.
+template <int MS, int MR, int NV, int CI, int KH, int KW, int S, int D, int WS>
 EDGE_ALWAYS_INLINE void micro(const float* EDGE_RESTRICT w, const float* EDGE_RESTRICT x, ptrdiff_t s_ic,
                               ptrdiff_t s_kh, const int (&voff)[NV], vfloat (&acc)[MR][NV]) {
   for (int r = 0; r < MR; ++r)
@@ -73,7 +79,7 @@ EDGE_ALWAYS_INLINE void micro(const float* EDGE_RESTRICT w, const float* EDGE_RE
           const vfloat wv = vsplat(w[r]);
           for (int v = 0; v < NV; ++v) acc[r][v] += wv * b[v];
         }
-        w += MR;
+        w += MS;
       }
     }
   }
@@ -144,8 +150,10 @@ struct Geometry {
   // Pixels one pass covers: a row (A), or the plane / pooled chunk (B); tiles no wider than that.
   static constexpr int pixels = (P.pool_k_h ? P.pool_rows * P.pool_s_h : P.h_out) * P.w_out;
   static constexpr int nv_pix = (pixels + kVL - 1) / kVL;
-  static constexpr int NV = nv_pix < nv_for(P.mr) ? (nv_pix > 0 ? nv_pix : 1) : nv_for(P.mr);
+  static constexpr int RT = rows_for(P.mr);  // rows per micro-tile (MR / RT tiles per block)
+  static constexpr int NV = nv_pix < nv_for(RT) ? (nv_pix > 0 ? nv_pix : 1) : nv_for(RT);
   static constexpr int NR = NV * kVL;
+  static constexpr bool weights_outer = static_cast<long>(cout_g) * K > static_cast<long>(cin_g) * plane_p;
   static constexpr int pad_floats = P.padded ? round16(P.c_in * plane_p) : 0;
   static constexpr int panel_floats = direct ? 0 : round16(K * (P.whole_panel ? pixels + 15 : NR));
   static constexpr int chunk_rows = P.pool_k_h ? P.pool_rows * P.pool_s_h : 0;
@@ -208,7 +216,7 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
                       const float* scale, const float* shift, float* EDGE_RESTRICT dst, ptrdiff_t cstride,
                       int oh0, int nrows, float* EDGE_RESTRICT panel) {
   using G = Geometry<P>;
-  constexpr int MR = G::MR, NV = G::NV, NR = G::NR;
+  constexpr int MR = G::MR, RT = G::RT, NV = G::NV, NR = G::NR;
   for (int g = 0; g < P.groups; ++g) {
     const float* xg = src + static_cast<size_t>(g) * G::cin_g * G::plane_p;
     const float* wg = wpk + static_cast<size_t>(g) * G::blocks * G::K * MR;
@@ -219,7 +227,7 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
       // so narrow rows still fill the micro-kernel.  The last tile may be narrower.
       constexpr int vpr = (P.w_out + kVL - 1) / kVL;
       const int total = nrows * vpr;
-      auto tile = [&](int t0, auto nv_c) {
+      auto tile = [&](int t0, auto nv_c, int bk0, int bk1) {
         constexpr int V = decltype(nv_c)::value;
         int xoff[V], doff[V];
         for (int v = 0; v < V; ++v) {
@@ -230,27 +238,37 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
           xoff[v] = (oh0 + r) * P.stride_h * G::row + c;
           doff[v] = r * P.w_out + c;
         }
-        for (int bk = 0; bk < G::blocks; ++bk) {
-          vfloat acc[MR][V];
-          micro<MR, V, G::cin_g, P.k_h, P.k_w, P.stride_w, P.dil_w, P.ws>(
-              wg + static_cast<size_t>(bk) * G::K * MR, xg, G::plane_p, P.dil_h * G::row, xoff, acc);
-          const int oc = bk * MR, rows = G::cout_g - oc < MR ? G::cout_g - oc : MR;
-          epilogue<P, MR, V>(acc, oc_g + oc, rows, V * kVL, bias, scale, shift, dst, cstride, doff);
+        for (int bk = bk0; bk < bk1; ++bk)
+          for (int r0 = 0; r0 < MR && bk * MR + r0 < G::cout_g; r0 += RT) {
+            vfloat acc[RT][V];
+            micro<MR, RT, V, G::cin_g, P.k_h, P.k_w, P.stride_w, P.dil_w, P.ws>(
+                wg + static_cast<size_t>(bk) * G::K * MR + r0, xg, G::plane_p, P.dil_h * G::row, xoff, acc);
+            const int oc = bk * MR + r0, rows = G::cout_g - oc < RT ? G::cout_g - oc : RT;
+            epilogue<P, RT, V>(acc, oc_g + oc, rows, V * kVL, bias, scale, shift, dst, cstride, doff);
+          }
+      };
+      auto tiles = [&](int bk0, int bk1) {
+        int t0 = 0;
+        for (; t0 + NV <= total; t0 += NV) tile(t0, std::integral_constant<int, NV>(), bk0, bk1);
+        // Remainder: one narrower tile (NV <= 8).
+        switch (total - t0) {
+          case 1: tile(t0, std::integral_constant<int, 1>(), bk0, bk1); break;
+          case 2: if constexpr (NV > 2) tile(t0, std::integral_constant<int, 2>(), bk0, bk1); break;
+          case 3: if constexpr (NV > 3) tile(t0, std::integral_constant<int, 3>(), bk0, bk1); break;
+          case 4: if constexpr (NV > 4) tile(t0, std::integral_constant<int, 4>(), bk0, bk1); break;
+          case 5: if constexpr (NV > 5) tile(t0, std::integral_constant<int, 5>(), bk0, bk1); break;
+          case 6: if constexpr (NV > 6) tile(t0, std::integral_constant<int, 6>(), bk0, bk1); break;
+          case 7: if constexpr (NV > 7) tile(t0, std::integral_constant<int, 7>(), bk0, bk1); break;
+          default: break;
         }
       };
-      int t0 = 0;
-      for (; t0 + NV <= total; t0 += NV) tile(t0, std::integral_constant<int, NV>());
-      // Remainder: one narrower tile (NV <= 8).
-      switch (total - t0) {
-        case 1: tile(t0, std::integral_constant<int, 1>()); break;
-        case 2: if constexpr (NV > 2) tile(t0, std::integral_constant<int, 2>()); break;
-        case 3: if constexpr (NV > 3) tile(t0, std::integral_constant<int, 3>()); break;
-        case 4: if constexpr (NV > 4) tile(t0, std::integral_constant<int, 4>()); break;
-        case 5: if constexpr (NV > 5) tile(t0, std::integral_constant<int, 5>()); break;
-        case 6: if constexpr (NV > 6) tile(t0, std::integral_constant<int, 6>()); break;
-        case 7: if constexpr (NV > 7) tile(t0, std::integral_constant<int, 7>()); break;
-        default: break;
-      }
+      // Whichever operand is larger streams once: with more weights than input (a wide 1x1
+      // over a small plane) each weight block stays in L1 while every tile passes over it;
+      // otherwise each input tile stays while every weight block passes over it.
+      if constexpr (G::weights_outer)
+        for (int bk = 0; bk < G::blocks; ++bk) tiles(bk, bk + 1);
+      else
+        tiles(0, G::blocks);
     } else {
       // Full tiles of NR pixels, then one-vector tiles for the rest.  With a whole-plane
       // panel (small planes, P.whole_panel) every tile is packed first and each weight
@@ -293,13 +311,13 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
       // K is split into chunks of KC so a chunk of the panel stays in L2 while every
       // weight block passes over it; chunks after the first add to the partial sums
       // kept in dst, and only the last applies the epilogue.
-      auto run = [&](int t, int bk, int kc0, auto kc_len) {
+      auto run = [&](int t, int bk, int r0, int kc0, auto kc_len) {
         constexpr int KCN = decltype(kc_len)::value;
         const bool first = kc0 == 0, last = kc0 + KCN == G::K;
         const int w = t < full ? NR : kVL;
-        const float* wb = wg + (static_cast<size_t>(bk) * G::K + kc0) * MR;
+        const float* wb = wg + (static_cast<size_t>(bk) * G::K + kc0) * MR + r0;
         const float* pb = tile_panel(t) + static_cast<size_t>(kc0) * w;
-        const int oc = bk * MR, rows = G::cout_g - oc < MR ? G::cout_g - oc : MR;
+        const int oc = bk * MR + r0, rows = G::cout_g - oc < RT ? G::cout_g - oc : RT;
         const int p0 = tile_p0(t);
         const int np = p_end - p0 < w ? p_end - p0 : w;
         float* d = dst + (p0 - p_begin);
@@ -313,7 +331,7 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
             }
           }
           if (last) {
-            epilogue<P, MR, V>(acc, oc_g + oc, rows, np, bias, scale, shift, d, cstride, nullptr);
+            epilogue<P, RT, V>(acc, oc_g + oc, rows, np, bias, scale, shift, d, cstride, nullptr);
           } else {
             alignas(64) float tmp[V * kVL];
             for (int r = 0; r < rows; ++r) {
@@ -325,30 +343,36 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
         if (t < full) {
           int voff[NV];
           for (int v = 0; v < NV; ++v) voff[v] = v * kVL;
-          vfloat acc[MR][NV];
-          micro<MR, NV, KCN, 1, 1, 1, 0, 0>(wb, pb, NR, 0, voff, acc);
+          vfloat acc[RT][NV];
+          micro<MR, RT, NV, KCN, 1, 1, 1, 0, 0>(wb, pb, NR, 0, voff, acc);
           finish(acc);
         } else {
           const int voff[1] = {0};
-          vfloat acc[MR][1];
-          micro<MR, 1, KCN, 1, 1, 1, 0, 0>(wb, pb, kVL, 0, voff, acc);
+          vfloat acc[RT][1];
+          micro<MR, RT, 1, KCN, 1, 1, 1, 0, 0>(wb, pb, kVL, 0, voff, acc);
           finish(acc);
         }
       };
       constexpr int KC = G::K < 256 ? G::K : 128;  // a panel chunk (KC x NR) stays in L1
       constexpr int KFULL = G::K / KC * KC;
+      // Each (block, row sub-tile) of the output channels: bk * MR + r0 < cout_g.
+      constexpr int subtiles = (G::cout_g + RT - 1) / RT;
       auto pass = [&](int t, int bk) {
-        for (int kc0 = 0; kc0 < KFULL; kc0 += KC) run(t, bk, kc0, std::integral_constant<int, KC>());
-        if constexpr (KFULL < G::K) run(t, bk, KFULL, std::integral_constant<int, G::K - KFULL>());
+        for (int r0 = 0; r0 < MR && bk * MR + r0 < G::cout_g; r0 += RT) {
+          for (int kc0 = 0; kc0 < KFULL; kc0 += KC) run(t, bk, r0, kc0, std::integral_constant<int, KC>());
+          if constexpr (KFULL < G::K) run(t, bk, r0, KFULL, std::integral_constant<int, G::K - KFULL>());
+        }
       };
       if constexpr (P.whole_panel) {
         for (int t = 0; t < ntiles; ++t) pack(t);
         for (int kc0 = 0; kc0 < KFULL; kc0 += KC)
-          for (int bk = 0; bk < G::blocks; ++bk)
-            for (int t = 0; t < ntiles; ++t) run(t, bk, kc0, std::integral_constant<int, KC>());
+          for (int st = 0; st < subtiles; ++st)
+            for (int t = 0; t < ntiles; ++t)
+              run(t, st * RT / MR, st * RT % MR, kc0, std::integral_constant<int, KC>());
         if constexpr (KFULL < G::K)
-          for (int bk = 0; bk < G::blocks; ++bk)
-            for (int t = 0; t < ntiles; ++t) run(t, bk, KFULL, std::integral_constant<int, G::K - KFULL>());
+          for (int st = 0; st < subtiles; ++st)
+            for (int t = 0; t < ntiles; ++t)
+              run(t, st * RT / MR, st * RT % MR, KFULL, std::integral_constant<int, G::K - KFULL>());
       } else {
         for (int t = 0; t < ntiles; ++t) {
           pack(t);
