@@ -36,10 +36,11 @@ def spatial_pads(in_shape: list[int], kernel: list[int], strides: list[int], dil
     return list(pads[:r]), list(pads[r:2 * r])
 
 
-def out_size(in_len: int, k: int, stride: int, dil: int, pad_total: int, ceil_mode: bool = False) -> int:
-    eff = (k - 1) * dil + 1
-    num = in_len + pad_total - eff
+def pool_out_size(in_len: int, k: int, stride: int, dil: int, pad_begin: int, pad_end: int, ceil_mode: bool) -> int:
+    """Output length of a pooling window sweep as onnxruntime computes it: with ceil_mode
+    a last window that would start in the end padding is dropped."""
+    num = in_len + pad_begin + pad_end - ((k - 1) * dil + 1)
     o = (-(-num // stride) if ceil_mode else num // stride) + 1
-    if ceil_mode and (o - 1) * stride >= in_len + pad_total - (pad_total - pad_total // 2) and o > 1:
-        o -= 1  # the last window must start inside the input or left padding
+    if ceil_mode and (o - 1) * stride >= in_len + pad_begin:
+        o -= 1
     return o

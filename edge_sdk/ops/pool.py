@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .helpers import act_fields, spatial_pads
+from .conv import MAX_VL, fast_kernels_enabled
+from .helpers import act_fields, pool_out_size, spatial_pads
 from .registry import OpDef, register, unsupported
 
 
@@ -34,6 +35,19 @@ class Pool(OpDef):
             raise unsupported(node, g, "only 1-D and 2-D pooling is supported")
         if len([o for o in node.outputs if o]) > 1:
             raise unsupported(node, g, "the Indices output of MaxPool is not supported")
+        a = self.attributes(node)
+        if a["ceil_mode"]:
+            f = dict(pool_geometry(node, g, a))
+            for axis in ("h", "w"):
+                inferred = f[f"{axis}_out"]
+                ort = pool_out_size(f[f"{axis}_in"], f[f"k_{axis}"], f[f"stride_{axis}"], f[f"dil_{axis}"],
+                                    f["pad_top" if axis == "h" else "pad_left"],
+                                    f["pad_bottom" if axis == "h" else "pad_right"], True)
+                if inferred != ort:
+                    raise unsupported(node, g, f"with ceil_mode the last window along {'height' if axis == 'h' else 'width'} "
+                                      f"starts in the end padding: ONNX shape inference gives {inferred} outputs "
+                                      f"and onnxruntime {ort}",
+                                      "reduce the end padding by the stride, or export with ceil_mode=0")
 
     def macs(self, node, g):
         return g.tensor(node.outputs[0]).size * int(np.prod(node.attrs.get("kernel_shape", [1])))
@@ -47,7 +61,26 @@ class Pool(OpDef):
 
 @register
 class MaxPool(Pool):
+    """Fast kernel (pool_fast.h) unless EDGE_SDK_KERNELS=portable: one row of scratch."""
     op_type = "MaxPool"
+
+    def scratch_bytes(self, node, g):
+        if not fast_kernels_enabled():
+            return 0
+        f = dict(pool_geometry(node, g, self.attributes(node)))
+        s = f["stride_w"]
+        span = (f["w_out"] - 1) * s + (f["k_w"] - 1) * f["dil_w"] + 1
+        row = s * (-(-span // s) + MAX_VL)  # pool_fast.h RowGeometry, at the widest vector
+        return 4 * (row if s == 1 else 2 * row)
+
+    def emit(self, node, g, e):
+        if not fast_kernels_enabled():
+            return super().emit(node, g, e)
+        e.headers.add("edge_sdk/kernels/pool_fast.h")
+        p = e.params("edge_sdk::PoolParams", pool_geometry(node, g, self.attributes(node)) + act_fields(node))
+        check = (f"static_assert(edge_sdk::max_pool_scratch_floats<{p}>() * 4 <= {self.scratch_bytes(node, g)}, "
+                 f"\"max pool scratch\");")
+        return f"{check}\nedge_sdk::max_pool_fast_f32<{p}>({e.ref(node.inputs[0])}, {e.ref(node.outputs[0])}, {e.scratch()});"
 
 
 @register
