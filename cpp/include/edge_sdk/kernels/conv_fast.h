@@ -229,6 +229,7 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
       const int total = nrows * vpr;
       auto tile = [&](int t0, auto nv_c, int bk0, int bk1) {
         constexpr int V = decltype(nv_c)::value;
+        constexpr int TR = V == 1 ? MR : RT;  // a one-vector tile takes the whole block
         int xoff[V], doff[V];
         for (int v = 0; v < V; ++v) {
           const int idx = t0 + v;
@@ -239,12 +240,12 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
           doff[v] = r * P.w_out + c;
         }
         for (int bk = bk0; bk < bk1; ++bk)
-          for (int r0 = 0; r0 < MR && bk * MR + r0 < G::cout_g; r0 += RT) {
-            vfloat acc[RT][V];
-            micro<MR, RT, V, G::cin_g, P.k_h, P.k_w, P.stride_w, P.dil_w, P.ws>(
+          for (int r0 = 0; r0 < MR && bk * MR + r0 < G::cout_g; r0 += TR) {
+            vfloat acc[TR][V];
+            micro<MR, TR, V, G::cin_g, P.k_h, P.k_w, P.stride_w, P.dil_w, P.ws>(
                 wg + static_cast<size_t>(bk) * G::K * MR + r0, xg, G::plane_p, P.dil_h * G::row, xoff, acc);
-            const int oc = bk * MR + r0, rows = G::cout_g - oc < RT ? G::cout_g - oc : RT;
-            epilogue<P, RT, V>(acc, oc_g + oc, rows, V * kVL, bias, scale, shift, dst, cstride, doff);
+            const int oc = bk * MR + r0, rows = G::cout_g - oc < TR ? G::cout_g - oc : TR;
+            epilogue<P, TR, V>(acc, oc_g + oc, rows, V * kVL, bias, scale, shift, dst, cstride, doff);
           }
       };
       auto tiles = [&](int bk0, int bk1) {
@@ -317,11 +318,15 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
         const int w = t < full ? NR : kVL;
         const float* wb = wg + (static_cast<size_t>(bk) * G::K + kc0) * MR + r0;
         const float* pb = tile_panel(t) + static_cast<size_t>(kc0) * w;
-        const int oc = bk * MR + r0, rows = G::cout_g - oc < RT ? G::cout_g - oc : RT;
+        // A one-vector tail tile takes the whole block (MR x 1 accumulators fit any register file).
+        if (t >= full && r0 != 0) return;
+        const int tr = t < full ? RT : MR;
+        const int oc = bk * MR + r0, rows = G::cout_g - oc < tr ? G::cout_g - oc : tr;
         const int p0 = tile_p0(t);
         const int np = p_end - p0 < w ? p_end - p0 : w;
         float* d = dst + (p0 - p_begin);
         auto finish = [&](auto& acc) {
+          constexpr int R = sizeof(acc) / sizeof(acc[0]);
           constexpr int V = sizeof(acc[0]) / sizeof(vfloat);
           if (!first) {
             alignas(64) float prev[V * kVL] = {};
@@ -331,7 +336,7 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
             }
           }
           if (last) {
-            epilogue<P, RT, V>(acc, oc_g + oc, rows, np, bias, scale, shift, d, cstride, nullptr);
+            epilogue<P, R, V>(acc, oc_g + oc, rows, np, bias, scale, shift, d, cstride, nullptr);
           } else {
             alignas(64) float tmp[V * kVL];
             for (int r = 0; r < rows; ++r) {
@@ -348,8 +353,8 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
           finish(acc);
         } else {
           const int voff[1] = {0};
-          vfloat acc[RT][1];
-          micro<MR, RT, 1, KCN, 1, 1, 1, 0, 0>(wb, pb, kVL, 0, voff, acc);
+          vfloat acc[MR][1];
+          micro<MR, MR, 1, KCN, 1, 1, 1, 0, 0>(wb, pb, kVL, 0, voff, acc);
           finish(acc);
         }
       };
@@ -517,9 +522,15 @@ inline void conv2d_dw_f32(const float* EDGE_RESTRICT in, const float* EDGE_RESTR
             for (int kw = 0; kw < P.k_w; ++kw)
               acc += wv[kh * P.k_w + kw] *
                      vload(irow + kh * P.dil_h * row + conv_detail::col_off<P.stride_w, P.dil_w, P.ws>(kw) + ow);
+          const int n = P.w_out - ow < kVL ? P.w_out - ow : kVL;
+          if constexpr (vector_act(P.act)) {
+            if (n == kVL) {  // a whole vector: activation in the register, one store
+              vstore(orow + ow, activate_vec<P.act>(acc, P.act_alpha, P.act_beta));
+              continue;
+            }
+          }
           alignas(64) float tmp[kVL];
           vstore(tmp, acc);
-          const int n = P.w_out - ow < kVL ? P.w_out - ow : kVL;
           for (int j = 0; j < n; ++j) orow[ow + j] = activate<P.act>(tmp[j], P.act_alpha, P.act_beta);
         }
       }
