@@ -6,7 +6,7 @@ tile edges of the fast paths: output widths of a vector-1 / vector / vector+1
 (16 lanes on AVX-512, 8 on AVX2), micro-tiles of MR = 1, 2, 4, 8 output
 channels (8 runs as two row tiles of 4 on 16-register targets) and their +-1,
 strides, dilations, asymmetric pads, every auto_pad mode, groups and depthwise,
-and weight-heavy layers whose loop runs weight blocks outermost.
+and weight-heavy layers (weight blocks outermost, or a chunked reduction).
 EDGE_SDK_KERNELS=portable compiles the same model with the portable kernel only.
 """
 from __future__ import annotations
@@ -36,6 +36,8 @@ CONV_CASES = [
     (40, 10, 5, 5, 3, 1, 1, [1, 1, 1, 1], 1, None),        # K = 360: chunked, whole panel
     (64, 40, 5, 7, 1, 1, 1, [0, 0, 0, 0], 1, "Relu"),      # more weights than input: weight blocks outer
     (32, 20, 6, 18, 3, 1, 1, [1, 1, 1, 1], 1, None),       # the same with a padded 3x3
+    (200, 40, 5, 5, 1, 1, 1, [0, 0, 0, 0], 1, "Relu"),     # chunked reduction (64 + 64 + 64 + 8 channels)
+    (144, 52, 7, 7, 1, 1, 1, [0, 0, 0, 0], 1, None),       # chunked, 7 vectors: tiles 3 + 2 + 2 on AVX2
     (3, 8, 20, 35, 3, 2, 1, [1, 1, 1, 1], 1, "Relu"),
     (3, 8, 21, 36, 7, 2, 1, [3, 3, 3, 3], 1, None),
     (4, 6, 17, 33, 3, 2, 1, [0, 1, 1, 0], 1, "Relu"),

@@ -154,6 +154,10 @@ struct Geometry {
   static constexpr int NV = nv_pix < nv_for(RT) ? (nv_pix > 0 ? nv_pix : 1) : nv_for(RT);
   static constexpr int NR = NV * kVL;
   static constexpr bool weights_outer = static_cast<long>(cout_g) * K > static_cast<long>(cin_g) * plane_p;
+  // Input channels per reduction chunk of the direct path: a flat (one-row) 1x1 with more
+  // weights than input and a long reduction is chunked (see conv_rows).
+  static constexpr int kchunk = P.k_h == 1 && P.k_w == 1 && P.h_out == 1 && weights_outer && cin_g > 128 &&
+                                NV >= 3 ? 64 : cin_g;
   static constexpr int pad_floats = P.padded ? round16(P.c_in * plane_p) : 0;
   static constexpr int panel_floats = direct ? 0 : round16(K * (P.whole_panel ? pixels + 15 : NR));
   static constexpr int chunk_rows = P.pool_k_h ? P.pool_rows * P.pool_s_h : 0;
@@ -227,9 +231,12 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
       // so narrow rows still fill the micro-kernel.  The last tile may be narrower.
       constexpr int vpr = (P.w_out + kVL - 1) / kVL;
       const int total = nrows * vpr;
-      auto tile = [&](int t0, auto nv_c, int bk0, int bk1) {
-        constexpr int V = decltype(nv_c)::value;
+      // Input channels [ic0, ic0 + KCH) of a tile: a chunk after the first adds the partial
+      // sums kept in dst, only the last applies the epilogue (KCH == cin_g: one chunk).
+      auto tile = [&](int t0, auto nv_c, int bk0, int bk1, int ic0, auto kch_c) {
+        constexpr int V = decltype(nv_c)::value, KCH = decltype(kch_c)::value;
         constexpr int TR = V == 1 ? MR : RT;  // a one-vector tile takes the whole block
+        const bool first = ic0 == 0, last = ic0 + KCH == G::cin_g;
         int xoff[V], doff[V];
         for (int v = 0; v < V; ++v) {
           const int idx = t0 + v;
@@ -242,34 +249,61 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
         for (int bk = bk0; bk < bk1; ++bk)
           for (int r0 = 0; r0 < MR && bk * MR + r0 < G::cout_g; r0 += TR) {
             vfloat acc[TR][V];
-            micro<MR, TR, V, G::cin_g, P.k_h, P.k_w, P.stride_w, P.dil_w, P.ws>(
-                wg + static_cast<size_t>(bk) * G::K * MR + r0, xg, G::plane_p, P.dil_h * G::row, xoff, acc);
+            micro<MR, TR, V, KCH, P.k_h, P.k_w, P.stride_w, P.dil_w, P.ws>(
+                wg + (static_cast<size_t>(bk) * G::K + static_cast<size_t>(ic0) * P.k_h * P.k_w) * MR + r0,
+                xg + static_cast<size_t>(ic0) * G::plane_p, G::plane_p, P.dil_h * G::row, xoff, acc);
             const int oc = bk * MR + r0, rows = G::cout_g - oc < TR ? G::cout_g - oc : TR;
-            epilogue<P, TR, V>(acc, oc_g + oc, rows, V * kVL, bias, scale, shift, dst, cstride, doff);
+            if (!first)  // every partial sum of the tile is read before any is written (vectors may overlap)
+              for (int r = 0; r < rows; ++r)
+                for (int v = 0; v < V; ++v) acc[r][v] += vload(dst + (oc_g + oc + r) * cstride + doff[v]);
+            if (last) {
+              epilogue<P, TR, V>(acc, oc_g + oc, rows, V * kVL, bias, scale, shift, dst, cstride, doff);
+            } else {
+              for (int r = 0; r < rows; ++r)
+                for (int v = 0; v < V; ++v) vstore(dst + (oc_g + oc + r) * cstride + doff[v], acc[r][v]);
+            }
           }
       };
-      auto tiles = [&](int bk0, int bk1) {
+      auto tiles = [&](int bk0, int bk1, int ic0, auto kch_c) {
         int t0 = 0;
-        for (; t0 + NV <= total; t0 += NV) tile(t0, std::integral_constant<int, NV>(), bk0, bk1);
+        if constexpr (G::kchunk < G::cin_g) {
+          // A row's shifted last vector overlaps the one before it: chunked partial sums are
+          // only right if both sit in one tile, so the last tile is never a single vector.
+          if (total % NV == 1 && total > NV) {
+            for (; t0 + 2 * NV + 1 <= total; t0 += NV) tile(t0, std::integral_constant<int, NV>(), bk0, bk1, ic0, kch_c);
+            tile(t0, std::integral_constant<int, NV - 1>(), bk0, bk1, ic0, kch_c);
+            tile(t0 + NV - 1, std::integral_constant<int, 2>(), bk0, bk1, ic0, kch_c);
+            return;
+          }
+        }
+        for (; t0 + NV <= total; t0 += NV) tile(t0, std::integral_constant<int, NV>(), bk0, bk1, ic0, kch_c);
         // Remainder: one narrower tile (NV <= 8).
         switch (total - t0) {
-          case 1: tile(t0, std::integral_constant<int, 1>(), bk0, bk1); break;
-          case 2: if constexpr (NV > 2) tile(t0, std::integral_constant<int, 2>(), bk0, bk1); break;
-          case 3: if constexpr (NV > 3) tile(t0, std::integral_constant<int, 3>(), bk0, bk1); break;
-          case 4: if constexpr (NV > 4) tile(t0, std::integral_constant<int, 4>(), bk0, bk1); break;
-          case 5: if constexpr (NV > 5) tile(t0, std::integral_constant<int, 5>(), bk0, bk1); break;
-          case 6: if constexpr (NV > 6) tile(t0, std::integral_constant<int, 6>(), bk0, bk1); break;
-          case 7: if constexpr (NV > 7) tile(t0, std::integral_constant<int, 7>(), bk0, bk1); break;
+          case 1: tile(t0, std::integral_constant<int, 1>(), bk0, bk1, ic0, kch_c); break;
+          case 2: if constexpr (NV > 2) tile(t0, std::integral_constant<int, 2>(), bk0, bk1, ic0, kch_c); break;
+          case 3: if constexpr (NV > 3) tile(t0, std::integral_constant<int, 3>(), bk0, bk1, ic0, kch_c); break;
+          case 4: if constexpr (NV > 4) tile(t0, std::integral_constant<int, 4>(), bk0, bk1, ic0, kch_c); break;
+          case 5: if constexpr (NV > 5) tile(t0, std::integral_constant<int, 5>(), bk0, bk1, ic0, kch_c); break;
+          case 6: if constexpr (NV > 6) tile(t0, std::integral_constant<int, 6>(), bk0, bk1, ic0, kch_c); break;
+          case 7: if constexpr (NV > 7) tile(t0, std::integral_constant<int, 7>(), bk0, bk1, ic0, kch_c); break;
           default: break;
         }
       };
-      // Whichever operand is larger streams once: with more weights than input (a wide 1x1
-      // over a small plane) each weight block stays in L1 while every tile passes over it;
-      // otherwise each input tile stays while every weight block passes over it.
-      if constexpr (G::weights_outer)
-        for (int bk = 0; bk < G::blocks; ++bk) tiles(bk, bk + 1);
-      else
-        tiles(0, G::blocks);
+      constexpr int KCH = G::kchunk, KCH_FULL = G::cin_g / KCH * KCH;
+      if constexpr (KCH < G::cin_g) {
+        // Chunked (a wide 1x1 with a long reduction over a small plane, more weights than
+        // input): a tile's chunk of input (KCH x NV vectors) stays in L1 while every weight
+        // block passes over it, and the weights, read as broadcasts, stream from L2.
+        for (int ic0 = 0; ic0 < KCH_FULL; ic0 += KCH) tiles(0, G::blocks, ic0, std::integral_constant<int, KCH>());
+        if constexpr (KCH_FULL < G::cin_g)
+          tiles(0, G::blocks, KCH_FULL, std::integral_constant<int, G::cin_g - KCH_FULL>());
+      } else if constexpr (G::weights_outer) {
+        // More weights than input: each weight block stays in L1 while every tile passes over it.
+        for (int bk = 0; bk < G::blocks; ++bk) tiles(bk, bk + 1, 0, std::integral_constant<int, G::cin_g>());
+      } else {
+        // Otherwise each input tile stays while every weight block passes over it.
+        tiles(0, G::blocks, 0, std::integral_constant<int, G::cin_g>());
+      }
     } else {
       // Full tiles of NR pixels, then one-vector tiles for the rest.  With a whole-plane
       // panel (small planes, P.whole_panel) every tile is packed first and each weight
