@@ -306,8 +306,8 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
       }
     } else {
       // Full tiles of NR pixels, then one-vector tiles for the rest.  With a whole-plane
-      // panel (small planes, P.whole_panel) every tile is packed first and each weight
-      // block is then used for all tiles while it is hot, so weights stream once.
+      // panel (small planes, P.whole_panel) every tile is packed first and the reduction
+      // runs in chunks, each chunk of the weights read from memory once for all tiles.
       const int p_begin = oh0 * P.w_out, p_end = (oh0 + nrows) * P.w_out;
       const int full = (p_end - p_begin) / NR;
       const int tail = (p_end - p_begin - full * NR + kVL - 1) / kVL;
@@ -403,14 +403,16 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
         }
       };
       if constexpr (P.whole_panel) {
+        // A tile's panel chunk (KC x NR, read as vectors) stays in L1 while every weight
+        // sub-tile's chunk (read as broadcasts, a quarter of the bytes per FMA) streams from L2.
         for (int t = 0; t < ntiles; ++t) pack(t);
         for (int kc0 = 0; kc0 < KFULL; kc0 += KC)
-          for (int st = 0; st < subtiles; ++st)
-            for (int t = 0; t < ntiles; ++t)
+          for (int t = 0; t < ntiles; ++t)
+            for (int st = 0; st < subtiles; ++st)
               run(t, st * RT / MR, st * RT % MR, kc0, std::integral_constant<int, KC>());
         if constexpr (KFULL < G::K)
-          for (int st = 0; st < subtiles; ++st)
-            for (int t = 0; t < ntiles; ++t)
+          for (int t = 0; t < ntiles; ++t)
+            for (int st = 0; st < subtiles; ++st)
               run(t, st * RT / MR, st * RT % MR, KFULL, std::integral_constant<int, G::K - KFULL>());
       } else {
         for (int t = 0; t < ntiles; ++t) {
