@@ -214,7 +214,7 @@ static int check(int id) {
   q8::conv2d_s8_dsp<P>(g_in, g_w, g_bias, g_mult, g_shift, g_out, reinterpret_cast<int16_t*>(g_scratch));
   bad += compare<P>(id, "dsp");
 #endif
-  q8::conv2d_s8<P>(g_in, g_w, nullptr, g_bias, g_bf, g_bu, g_mult, g_shift, g_out, g_scratch);  // no AVX2 pairs on ARM
+  q8::conv2d_s8<P>(g_in, g_w, nullptr, nullptr, g_bias, g_bf, g_bu, g_mult, g_shift, g_out, g_scratch);  // no AVX2 pairs on ARM
   bad += compare<P>(id, "dispatch");
   return bad;
 }
@@ -266,9 +266,9 @@ static int count(int calls) {
   fill<P>();
   for (int r = 0; r < calls; ++r) {
 #if EDGE_ICOUNT_SIMD
-    q8::conv2d_s8<P>(g_in, g_w, nullptr, g_bias, g_bf, g_bu, g_mult, g_shift, g_out, g_scratch);
+    q8::conv2d_s8<P>(g_in, g_w, nullptr, nullptr, g_bias, g_bf, g_bu, g_mult, g_shift, g_out, g_scratch);
 #else
-    q8::conv2d_s8<P, false>(g_in, g_w, nullptr, g_bias, g_bf, g_bu, g_mult, g_shift, g_out, g_scratch);
+    q8::conv2d_s8<P, false>(g_in, g_w, nullptr, nullptr, g_bias, g_bf, g_bu, g_mult, g_shift, g_out, g_scratch);
 #endif
   }
   return 0;

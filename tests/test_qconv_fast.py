@@ -53,6 +53,11 @@ CASES = [
     (16, 32, 1, 3, 2, 1, 1, 7, 37, 255),  # stride 2, two 16-channel tiles
     (5, 7, 1, 7, 1, 3, 1, 8, 16, 60),     # 7 taps per row, odd channel counts, one exact block
     (4, 8, 1, 3, 1, 0, 2, 9, 21, 200),    # dilation 2: the direct path needs dil_w == 1
+    # ... and wide layers, where it replaces the per-byte gather (up to 256 input channels).
+    (64, 48, 1, 3, 1, 1, 1, 6, 20, 140),  # three 16-channel tiles
+    (130, 64, 1, 3, 2, 1, 1, 5, 35, 7),   # stride 2, input channels past 128
+    (256, 16, 1, 3, 1, 0, 1, 4, 18, 250),  # the widest input it takes
+    (40, 32, 1, 2, 1, 0, 1, 5, 17, 128),  # 2x2: one half-empty tap quad per kernel row
     # The depthwise VNNI path (qconv_x86_dw.h): flattened planes, junk columns dropped.
     (24, 24, 24, 3, 1, 1, 1, 6, 6, 90),   # MobileNet's small planes
     (16, 16, 16, 3, 2, 1, 1, 13, 14, 128),  # stride 2 over odd and even sizes

@@ -31,6 +31,8 @@ BLOCKS = [
     (16, 32, 3, 2, 1, 19, 19, False, 2),  # stride 2, pool without BatchNormalization (VNNI path)
     (4, 8, 3, 1, 0, 12, 12, True, 0),    # BatchNormalization without a pool: the table alone
     (8, 8, 5, 1, 2, 20, 20, True, 0),    # one-row bands: two top and two bottom band shapes
+    (80, 64, 3, 1, 0, 26, 36, False, 2),  # the seed CNN's wide layers: eight 8-channel tiles a row
+    (32, 32, 3, 1, 1, 24, 40, True, 2),  # a table over 32 channels, the last block half empty
 ]
 
 

@@ -173,18 +173,29 @@ def uses_direct(geo: dict) -> bool:
     """use_vnni_direct<P>() in qconv_x86_direct.h."""
     g = geo
     return (g["groups"] == 1 and g["dil_w"] == 1 and g["stride_w"] in (1, 2) and g["k_w"] <= 8 and g["w_out"] >= 16
-            and g["c_in"] <= 64 and (g["c_out"] <= 16 or (g["c_out"] % 16 == 0 and g["c_out"] <= 32))
+            and g["c_in"] <= 256 and (g["c_out"] <= 16 or g["c_out"] % 16 == 0) and g["k_w"] >= 2
             and g["c_in"] * g["k_h"] * g["k_w"] >= 8)
 
 
 def direct_scratch_bytes(geo: dict, rows: int) -> int:
-    """direct_scratch_bytes<P>(rows) in qconv_x86_direct.h: quad weights + padded input rows."""
+    """direct_scratch_bytes<P>(rows) in qconv_x86_direct.h: the padded input rows."""
     if not uses_direct(geo):
         return 0
     q = (geo["k_w"] + 3) // 4
     row_len = _align64((geo["w_out"] - 1) * geo["stride_w"] + 4 * (q - 1) + 64)
     nrows = (rows - 1) * geo["stride_h"] + (geo["k_h"] - 1) * geo["dil_h"] + 1
-    return geo["c_out"] * geo["c_in"] * geo["k_h"] * q * 4 + geo["c_in"] * nrows * row_len
+    return geo["c_in"] * nrows * row_len
+
+
+def direct_weight_quads(geo: dict, w: np.ndarray) -> np.ndarray | None:
+    """OIHW int8 weights as qconv_x86_direct.h reads them, or None where that path does not
+    apply: [oc][ic][kh][q] int32, the bytes of taps 4q..4q+3 of kernel row kh (0 past k_w)."""
+    if not uses_direct(geo):
+        return None
+    q = (geo["k_w"] + 3) // 4
+    quads = np.zeros((*w.shape[:3], 4 * q), np.int8)
+    quads[..., :w.shape[3]] = w
+    return np.ascontiguousarray(quads).view("<i4").reshape(-1)
 
 
 def uses_avx2_direct(geo: dict) -> bool:
@@ -441,7 +452,7 @@ class QConv(OpDef):
             band_calls = [f"  edge_sdk::q8::conv2d_s8_pooled_rows<{pb}, {pe}{simd}>({x}, {{args}}, {lut}, {out}, "
                           f"{scratch}, {max(r0, lo)}, {min(r1, hi)});"
                           for r0, r1, pb in bands if max(r0, lo) < min(r1, hi)]
-            return [f"if (!edge_sdk::q8::conv2d_s8_fused_direct<{pf}, {pe}{simd}>({x}, {{w}}, {{wp}}, {{bf}}, {{bu}}, "
+            return [f"if (!edge_sdk::q8::conv2d_s8_fused_direct<{pf}, {pe}{simd}>({x}, {{w}}, {{wp}}, {{wd}}, {{bf}}, {{bu}}, "
                     f"{{m}}, {{s}}, {lut}, {out}, {scratch}, {lo}, {hi})) {{", *band_calls, "}"]
         return self._by_rows(node, g, e, calls)
 
@@ -471,18 +482,20 @@ class QConv(OpDef):
         # bias - (zp_in + 128) * sum(w): the x86 VNNI path multiplies x + 128 (unsigned) by w.
         folded_u8 = np.clip(bias - (zx + 128) * w.reshape(w.shape[0], -1).sum(axis=1), -(1 << 31), (1 << 31) - 1)
         bu = e.array("int32_t", folded_u8.astype(np.int32))
-        # the x86 AVX2 kernels' weights (an unused array is dropped by the C++ compiler)
+        # the x86 AVX2 and VNNI direct kernels' weights (an unused array is dropped by the C++ compiler)
         pairs = avx2_weight_pairs(geo, w) if fast_kernels_enabled() else None
         wp = "nullptr" if pairs is None else e.array("int32_t", pairs)
+        quads = direct_weight_quads(geo, w.astype(np.int8)) if fast_kernels_enabled() else None  # x86 VNNI
+        wd = "nullptr" if quads is None else e.array("int32_t", quads)
         if "conv_out" in node.attrs:
-            subst = {"{args}": f"{wt}, {wp}, {b}, {bf}, {bu}, {m}, {s}", "{w}": wt, "{wp}": wp, "{bf}": bf,
+            subst = {"{args}": f"{wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}", "{w}": wt, "{wp}": wp, "{wd}": wd, "{bf}": bf,
                      "{bu}": bu, "{m}": m, "{s}": s}
             lines = self._emit_fused(node, g, e, geo, consts, simd)
             for k, v in subst.items():
                 lines = [line.replace(k, v) for line in lines]
             return "\n".join(lines)
         p = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
-        return (f"edge_sdk::q8::conv2d_s8<{p}{simd}>({x}, {wt}, {wp}, {b}, {bf}, {bu}, {m}, {s}, {y}, "
+        return (f"edge_sdk::q8::conv2d_s8<{p}{simd}>({x}, {wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}, {y}, "
                 f"{e.scratch('void')});")
 
 

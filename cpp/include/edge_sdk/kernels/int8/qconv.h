@@ -264,7 +264,8 @@ constexpr bool use_avx2() {
 // none (then no AVX2 path is taken).
 // kSimd = false (EDGE_SDK_KERNELS=portable at compile time) keeps the portable kernels.
 template <const QConvParams& P, bool kSimd = true>
-inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs, const int32_t* bias,
+inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs, const int32_t* w_quads,
+                      const int32_t* bias,
                       const int32_t* bias_folded, const int32_t* bias_u8, const int32_t* mult, const int32_t* shift,
                       int8_t* out, void* scratch) {
 #if defined(EDGE_Q8_HAVE_VNNI_DW)
@@ -277,10 +278,10 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
 #endif
 #if defined(EDGE_Q8_HAVE_VNNI_DIRECT)
   if constexpr (kSimd && use_vnni_direct<P>()) {
-    (void)bias;
-    (void)bias_folded;
-    conv2d_s8_vnni_direct<P>(in, w, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
-    return;
+    if (w_quads) {
+      conv2d_s8_vnni_direct<P>(in, w_quads, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
+      return;
+    }
   }
 #endif
 #if defined(EDGE_Q8_HAVE_VNNI)
@@ -334,6 +335,7 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
 #endif
   (void)bias_u8;
   (void)w_pairs;
+  (void)w_quads;
   if constexpr (use_im2col<P>()) {
     (void)bias;
     conv2d_s8_im2col<P>(in, w, bias_folded, mult, shift, out, static_cast<int8_t*>(scratch));

@@ -81,16 +81,18 @@ namespace q8 {
 // and geometry have one; false otherwise (the caller then runs conv2d_s8_pooled_rows).  A
 // template, so that a direct path is not even instantiated where it does not apply.
 template <const QConvParams& P, const QConvPoolParams& E, bool kSimd = true>
-inline bool conv2d_s8_fused_direct(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
+inline bool conv2d_s8_fused_direct(const int8_t* in, const int8_t* w, const int32_t* w_pairs, const int32_t* w_quads,
                                    const int32_t* bias_folded, const int32_t* bias_u8, const int32_t* mult, const int32_t* shift,
                                    const int8_t* lut, int8_t* out, void* scratch, int row_begin, int row_end) {
-  (void)in, (void)w, (void)w_pairs, (void)bias_folded, (void)bias_u8, (void)mult, (void)shift, (void)lut, (void)out, (void)scratch;
+  (void)in, (void)w, (void)w_pairs, (void)w_quads, (void)bias_folded, (void)bias_u8, (void)mult, (void)shift, (void)lut, (void)out, (void)scratch;
   (void)row_begin, (void)row_end;
 #if defined(EDGE_Q8_HAVE_VNNI_DIRECT)
   if constexpr (kSimd && use_vnni_direct<P>() && 16 % E.pool_w == 0 && P.n == 1) {
-    conv2d_s8_direct_pooled<P, E>(in, w, bias_u8, mult, shift, lut, out, static_cast<uint8_t*>(scratch), row_begin,
-                                  row_end);
-    return true;
+    if (w_quads) {
+      conv2d_s8_direct_pooled<P, E>(in, w_quads, bias_u8, mult, shift, lut, out, static_cast<uint8_t*>(scratch),
+                                    row_begin, row_end);
+      return true;
+    }
   }
 #endif
 #if defined(EDGE_Q8_HAVE_AVX2_DIRECT)
@@ -229,7 +231,8 @@ inline void pool_band_s8(int8_t* EDGE_Q8_RESTRICT band, const int8_t* lut, int8_
 // geometry B (the emitter groups bands by the padding rows they see: top, interior, bottom).
 // scratch: align64(band_input_bytes<B>()) + align64(band_output_bytes<B>()) + B's conv scratch.
 template <const QConvParams& B, const QConvPoolParams& E, bool kSimd = true>
-inline void conv2d_s8_pooled_rows(const int8_t* in, const int8_t* w, const int32_t* w_pairs, const int32_t* bias,
+inline void conv2d_s8_pooled_rows(const int8_t* in, const int8_t* w, const int32_t* w_pairs, const int32_t* w_quads,
+                                  const int32_t* bias,
                                   const int32_t* bias_folded,
                                   const int32_t* bias_u8, const int32_t* mult, const int32_t* shift,
                                   const int8_t* lut, int8_t* out, void* scratch, int row_begin, int row_end) {
@@ -244,7 +247,7 @@ inline void conv2d_s8_pooled_rows(const int8_t* in, const int8_t* w, const int32
     const int a0 = first < 0 ? 0 : first;                       // B.pad_top covers rows above 0
     for (int c = 0; c < E.c_in; ++c)
       memcpy(band_in + c * rows_bytes, in + c * plane_in + static_cast<size_t>(a0) * E.w_in, rows_bytes);
-    conv2d_s8<B, kSimd>(band_in, w, w_pairs, bias, bias_folded, bias_u8, mult, shift, band_out, conv_scratch);
+    conv2d_s8<B, kSimd>(band_in, w, w_pairs, w_quads, bias, bias_folded, bias_u8, mult, shift, band_out, conv_scratch);
     pool_band_s8<E>(band_out, lut, out, row);
   }
 }

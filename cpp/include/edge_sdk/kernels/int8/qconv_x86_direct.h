@@ -5,8 +5,10 @@
 // off over many output channels.  Here lanes are 16 consecutive output pixels of one row and the
 // 4 bytes of a lane are 4 consecutive kernel columns: one vpermb turns 64 bytes of a padded input
 // row into that layout (byte 4i+j = row[s*i + j]), so each (input channel, kernel row, tap quad)
-// costs one load and one permute, then one vpdpbusd per output channel.  Weights are re-laid as
-// quads with zeros past k_w, so the extra bytes a quad reads add nothing.
+// costs one load and one permute, then one vpdpbusd per output channel.  Weights come re-laid at
+// compile time (edge_sdk/ops/quant_ops.py, direct_weight_quads) as wq[oc][ic][kh][q]: taps
+// 4q..4q+3 of kernel row kh as one int32, zeros past k_w, so the extra bytes a quad reads add
+// nothing.
 //
 // As in qconv_x86.h, activations are u = x + 128 and bias_u8 = bias - (zp_in + 128) * sum(w);
 // padding columns and rows hold zp_in + 128 (real 0).  The sums are the reference's exactly.
@@ -41,11 +43,6 @@ constexpr int direct_row_len() {
   return ((P.w_out - 1) * P.stride_w + 4 * (direct_quads<P>() - 1) + 64 + 63) / 64 * 64;
 }
 
-template <const QConvParams& P>
-constexpr size_t direct_weight_bytes() {
-  return static_cast<size_t>(P.c_out) * P.c_in * P.k_h * direct_quads<P>() * 4;
-}
-
 // Output-channel tile: accumulators live in registers.
 template <const QConvParams& P, int kMax>
 constexpr int direct_tile() { return P.c_out < kMax ? P.c_out : kMax; }
@@ -53,7 +50,7 @@ constexpr int direct_tile() { return P.c_out < kMax ? P.c_out : kMax; }
 template <const QConvParams& P>
 constexpr bool use_vnni_direct() {
   return P.groups == 1 && P.dil_w == 1 && (P.stride_w == 1 || P.stride_w == 2) && P.k_w <= 8 &&
-         P.w_out >= 16 && P.c_in <= 64 && (P.c_out <= 16 || (P.c_out % 16 == 0 && P.c_out <= 32)) &&
+         P.w_out >= 16 && P.c_in <= 256 && (P.c_out <= 16 || P.c_out % 16 == 0) && P.k_w >= 2 &&
          P.c_in * P.k_h * P.k_w >= 8;
 }
 
@@ -61,21 +58,10 @@ constexpr bool use_vnni_direct() {
 template <const QConvParams& P>
 constexpr int direct_rows(int rows) { return (rows - 1) * P.stride_h + (P.k_h - 1) * P.dil_h + 1; }
 
+// The padded input rows of every input channel.
 template <const QConvParams& P>
 constexpr size_t direct_scratch_bytes(int rows) {
-  return direct_weight_bytes<P>() + static_cast<size_t>(P.c_in) * direct_rows<P>(rows) * direct_row_len<P>();
-}
-
-// wq[oc][ic][kh][q]: 4 taps of kernel row kh as one int32, zeros past k_w.
-template <const QConvParams& P>
-inline void direct_pack_weights(const int8_t* w, int32_t* wq) {
-  constexpr int Q = direct_quads<P>();
-  for (int r = 0; r < P.c_out * P.c_in * P.k_h; ++r)
-    for (int q = 0; q < Q; ++q) {
-      uint8_t b[4] = {0, 0, 0, 0};
-      for (int j = 0; j < 4 && 4 * q + j < P.k_w; ++j) b[j] = static_cast<uint8_t>(w[r * P.k_w + 4 * q + j]);
-      memcpy(wq + r * Q + q, b, 4);
-    }
+  return static_cast<size_t>(P.c_in) * direct_rows<P>(rows) * direct_row_len<P>();
 }
 
 // Fill rows [ih0, ih0 + count) of every input channel (u = x + 128, padding zp_in + 128).
@@ -95,7 +81,11 @@ inline void direct_fill_rows(const int8_t* in_b, int ih0, int count, uint8_t* ro
       }
       const int8_t* src = in_b + (static_cast<size_t>(ic) * P.h_in + ih) * P.w_in;
       memset(dst, pad_u, left);
-      for (int j = 0; j < mid; ++j) dst[left + j] = static_cast<uint8_t>(src[j] ^ 0x80);
+      const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+      for (int j = 0; j < mid; j += 64) {
+        const __mmask64 k = mid - j >= 64 ? ~__mmask64{0} : (__mmask64{1} << (mid - j)) - 1;
+        _mm512_mask_storeu_epi8(dst + left + j, k, _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, src + j), flip));
+      }
       memset(dst + left + mid, pad_u, len - left - mid);
     }
 }
@@ -131,15 +121,13 @@ EDGE_Q8_INLINE void direct_block(const uint8_t* rows, int nrows, int row0, int o
 
 // scratch: direct_scratch_bytes<P>(1).
 template <const QConvParams& P>
-inline void conv2d_s8_vnni_direct(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE_Q8_RESTRICT w,
+inline void conv2d_s8_vnni_direct(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDGE_Q8_RESTRICT wq,
                                   const int32_t* EDGE_Q8_RESTRICT bias_u8, const int32_t* mult, const int32_t* shift,
                                   int8_t* EDGE_Q8_RESTRICT out, uint8_t* EDGE_Q8_RESTRICT scratch) {
   constexpr int T = direct_tile<P, 16>();
   constexpr int nrows = direct_rows<P>(1);
   constexpr int plane_out = P.h_out * P.w_out;
-  int32_t* wq = reinterpret_cast<int32_t*>(scratch);
-  uint8_t* rows = scratch + direct_weight_bytes<P>();
-  direct_pack_weights<P>(w, wq);
+  uint8_t* rows = scratch;
   for (int b = 0; b < P.n; ++b) {
     const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in;
     int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * plane_out;

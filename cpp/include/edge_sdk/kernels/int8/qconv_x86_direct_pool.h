@@ -39,7 +39,7 @@ EDGE_Q8_INLINE __m512i direct_hreduce(__m512i v, bool use_max) {
 // Pooled rows [row_begin, row_end) of the fused conv (qconv_pool.h's QConvPoolParams).
 // scratch: direct_scratch_bytes<P>(E.pool_h) + 64.
 template <const QConvParams& P, const QConvPoolParams& E>
-inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE_Q8_RESTRICT w,
+inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDGE_Q8_RESTRICT wq,
                                     const int32_t* EDGE_Q8_RESTRICT bias_u8, const int32_t* mult,
                                     const int32_t* shift, const int8_t* lut, int8_t* EDGE_Q8_RESTRICT out,
                                     uint8_t* EDGE_Q8_RESTRICT scratch, int row_begin, int row_end) {
@@ -47,9 +47,7 @@ inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int
   constexpr int nrows = direct_rows<P>(E.pool_h);
   constexpr int plane_out = E.h_out * E.w_out;
   constexpr int per_block = kDirectPixels / E.pool_w;
-  int32_t* wq = reinterpret_cast<int32_t*>(scratch);
-  uint8_t* rows = scratch + direct_weight_bytes<P>();
-  direct_pack_weights<P>(w, wq);
+  uint8_t* rows = scratch;
   int8_t mode[P.c_out];
   pool_modes<P, E>(lut, mult, shift, mode);
   for (int ph = row_begin; ph < row_end; ++ph) {
@@ -78,18 +76,22 @@ inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int
         for (int t = 0; t < T; ++t) {
           const int c = oc0 + t;
           int8_t* o = out + static_cast<size_t>(c) * plane_out + static_cast<size_t>(ph) * E.w_out + ow0 / E.pool_w;
-          alignas(16) int8_t v[kDirectPixels];
+          __m128i v;
           if (mode[c] == 0) {
-            memcpy(v, exact[t], kDirectPixels);
+            v = _mm_load_si128(reinterpret_cast<const __m128i*>(exact[t]));
           } else {
             const __m512i m = direct_hreduce<E.pool_w>(red[t], mode[c] > 0);
-            const __m512i q = requantize_x16(m, mult[c], shift[c], P.zp_out, P.act_min, P.act_max);
-            _mm_store_si128(reinterpret_cast<__m128i*>(v), _mm512_cvtepi32_epi8(q));
-            if (E.has_lut)
-              for (int p = 0; p < pooled; ++p) v[p] = lut[c * 256 + (v[p] + 128)];
+            v = _mm512_cvtepi32_epi8(requantize_x16(m, mult[c], shift[c], P.zp_out, P.act_min, P.act_max));
+            if constexpr (E.has_lut) {
+              alignas(16) int8_t b[kDirectPixels];
+              _mm_store_si128(reinterpret_cast<__m128i*>(b), v);
+              for (int p = 0; p < pooled; ++p) b[p] = lut[c * 256 + (b[p] + 128)];
+              v = _mm_load_si128(reinterpret_cast<const __m128i*>(b));
+            }
           }
-          for (int p = 0; p < pooled; ++p) v[p] = clamp_i8(v[p], E.act_min, E.act_max);
-          _mm_mask_storeu_epi8(o, k, _mm_load_si128(reinterpret_cast<const __m128i*>(v)));
+          v = _mm_min_epi8(_mm_max_epi8(v, _mm_set1_epi8(static_cast<char>(E.act_min))),
+                           _mm_set1_epi8(static_cast<char>(E.act_max)));
+          _mm_mask_storeu_epi8(o, k, v);
         }
       }
     }
