@@ -184,6 +184,19 @@ int main() {
       bad += a[i] != want;
       clamped += want == lo || want == hi;
     }
+#if defined(EDGE_Q8_HAVE_AVX512_REQUANT)
+    // requantize_x16_lanes: a multiplier >= 0 and a right shift per lane (two channels a vector).
+    alignas(64) int32_t ms[16], rs[16], xs[16], got[16];
+    for (int i = 0; i < 16; ++i) {
+      const int k = static_cast<int>(rng() % 5);
+      ms[i] = k == 0 ? 0 : k == 1 ? INT32_MAX : static_cast<int32_t>((1u << 30) + rng() % (1u << 30));
+      rs[i] = static_cast<int32_t>(rng() % 32);
+      xs[i] = rng() % 4 == 0 ? edges[rng() % 10] : static_cast<int32_t>(rng());
+    }
+    _mm512_store_si512(got, requantize_x16_lanes(_mm512_load_si512(xs), _mm512_load_si512(ms), _mm512_load_si512(rs),
+                                                 zp, lo, hi));
+    for (int i = 0; i < 16; ++i, ++n) bad += got[i] != requantize(xs[i], ms[i], -rs[i], zp, lo, hi);
+#endif
   }
   std::printf("%ld %ld %ld\n", bad, n, clamped);
   return bad != 0;

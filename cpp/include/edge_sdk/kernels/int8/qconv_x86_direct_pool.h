@@ -36,17 +36,37 @@ EDGE_Q8_INLINE __m512i direct_hreduce(__m512i v, bool use_max) {
   return _mm512_permutexvar_epi32(_mm512_load_si512(kPick), v);
 }
 
+// The pooled values of channel c (lanes 0..pooled-1 of v, requantized): the table (where there
+// is one and lut is not null: values of the per-value route are mapped already), the clamp of the fused activation, then the store.
+template <const QConvPoolParams& E>
+EDGE_Q8_INLINE void direct_pool_store(__m128i v, const int8_t* lut, int c, int pooled, __mmask16 k, int8_t* o) {
+  if (E.has_lut && lut) {
+    alignas(16) int8_t b[kDirectPixels];
+    _mm_store_si128(reinterpret_cast<__m128i*>(b), v);
+    for (int p = 0; p < pooled; ++p) b[p] = lut[c * 256 + (b[p] + 128)];
+    v = _mm_load_si128(reinterpret_cast<const __m128i*>(b));
+  }
+  v = _mm_min_epi8(_mm_max_epi8(v, _mm_set1_epi8(static_cast<char>(E.act_min))),
+                   _mm_set1_epi8(static_cast<char>(E.act_max)));
+  _mm_mask_storeu_epi8(o, k, v);
+}
+
 // Pooled rows [row_begin, row_end) of the fused conv (qconv_pool.h's QConvPoolParams).
+// 16 output channels a tile (enough independent accumulators to cover the vpdpbusd latency);
+// the running max of the pool's rows waits in memory.  With 2-wide windows a vector of
+// pooled values holds two channels, so one requantization serves both.
 // scratch: direct_scratch_bytes<P>(E.pool_h) + 64.
 template <const QConvParams& P, const QConvPoolParams& E>
 inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDGE_Q8_RESTRICT wq,
                                     const int32_t* EDGE_Q8_RESTRICT bias_u8, const int32_t* mult,
                                     const int32_t* shift, const int8_t* lut, int8_t* EDGE_Q8_RESTRICT out,
                                     uint8_t* EDGE_Q8_RESTRICT scratch, int row_begin, int row_end) {
-  constexpr int T = direct_tile<P, 8>();
+  constexpr int T = direct_tile<P, 16>();
   constexpr int nrows = direct_rows<P>(E.pool_h);
   constexpr int plane_out = E.h_out * E.w_out;
   constexpr int per_block = kDirectPixels / E.pool_w;
+  alignas(64) static constexpr int32_t kEven[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+  alignas(64) static constexpr int32_t kOdd[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
   uint8_t* rows = scratch;
   int8_t mode[P.c_out];
   pool_modes<P, E>(lut, mult, shift, mode);
@@ -55,8 +75,10 @@ inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int
     for (int ow0 = 0; ow0 + E.pool_w <= P.w_out && ow0 / E.pool_w < E.w_out; ow0 += kDirectPixels) {
       const int pooled = E.w_out - ow0 / E.pool_w < per_block ? E.w_out - ow0 / E.pool_w : per_block;
       const __mmask16 k = static_cast<__mmask16>((1u << pooled) - 1);
+      int8_t* o0 = out + static_cast<size_t>(ph) * E.w_out + ow0 / E.pool_w;
       for (int oc0 = 0; oc0 < P.c_out; oc0 += T) {
-        __m512i red[T], acc[T];
+        __m512i acc[T];
+        alignas(64) int32_t red[T][kDirectPixels];   // mode != 0: max (or min) of the rows so far
         alignas(64) int8_t exact[T][kDirectPixels];  // mode 0: pooled values so far
         for (int r = 0; r < E.pool_h; ++r) {
           direct_block<P, T>(rows, nrows, r * P.stride_h, ow0, wq, bias_u8, oc0, acc);
@@ -67,31 +89,38 @@ inline void conv2d_s8_direct_pooled(const int8_t* EDGE_Q8_RESTRICT in, const int
               _mm512_store_si512(a, acc[t]);
               pool_exact_row<P, E>(a, pooled, r, mult[c], shift[c], E.has_lut ? lut + c * 256 : nullptr, exact[t]);
             } else if (r == 0) {
-              red[t] = acc[t];
+              _mm512_store_si512(red[t], acc[t]);
             } else {
-              red[t] = mode[c] > 0 ? _mm512_max_epi32(red[t], acc[t]) : _mm512_min_epi32(red[t], acc[t]);
+              const __m512i prev = _mm512_load_si512(red[t]);
+              _mm512_store_si512(red[t], mode[c] > 0 ? _mm512_max_epi32(prev, acc[t]) : _mm512_min_epi32(prev, acc[t]));
             }
           }
         }
         for (int t = 0; t < T; ++t) {
           const int c = oc0 + t;
-          int8_t* o = out + static_cast<size_t>(c) * plane_out + static_cast<size_t>(ph) * E.w_out + ow0 / E.pool_w;
-          __m128i v;
+          int8_t* o = o0 + static_cast<size_t>(c) * plane_out;
           if (mode[c] == 0) {
-            v = _mm_load_si128(reinterpret_cast<const __m128i*>(exact[t]));
-          } else {
-            const __m512i m = direct_hreduce<E.pool_w>(red[t], mode[c] > 0);
-            v = _mm512_cvtepi32_epi8(requantize_x16(m, mult[c], shift[c], P.zp_out, P.act_min, P.act_max));
-            if constexpr (E.has_lut) {
-              alignas(16) int8_t b[kDirectPixels];
-              _mm_store_si128(reinterpret_cast<__m128i*>(b), v);
-              for (int p = 0; p < pooled; ++p) b[p] = lut[c * 256 + (b[p] + 128)];
-              v = _mm_load_si128(reinterpret_cast<const __m128i*>(b));
+            direct_pool_store<E>(_mm_load_si128(reinterpret_cast<const __m128i*>(exact[t])), nullptr, c, pooled, k, o);
+            continue;
+          }
+          if constexpr (E.pool_w == 2) {
+            if (t + 1 < T && mode[c + 1] == mode[c]) {  // channels c and c + 1 in one vector
+              const __m512i a = _mm512_load_si512(red[t]), b = _mm512_load_si512(red[t + 1]);
+              const __m512i e = _mm512_permutex2var_epi32(a, _mm512_load_si512(kEven), b);
+              const __m512i d = _mm512_permutex2var_epi32(a, _mm512_load_si512(kOdd), b);
+              const __m512i m = mode[c] > 0 ? _mm512_max_epi32(e, d) : _mm512_min_epi32(e, d);
+              const __m512i mv = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(mult[c]), _mm512_set1_epi32(mult[c + 1]));
+              const __m512i rv = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(-shift[c]), _mm512_set1_epi32(-shift[c + 1]));
+              const __m128i v = _mm512_cvtepi32_epi8(requantize_x16_lanes(m, mv, rv, P.zp_out, P.act_min, P.act_max));
+              direct_pool_store<E>(v, lut, c, pooled, k, o);
+              direct_pool_store<E>(_mm_srli_si128(v, 8), lut, c + 1, pooled, k, o + plane_out);
+              ++t;
+              continue;
             }
           }
-          v = _mm_min_epi8(_mm_max_epi8(v, _mm_set1_epi8(static_cast<char>(E.act_min))),
-                           _mm_set1_epi8(static_cast<char>(E.act_max)));
-          _mm_mask_storeu_epi8(o, k, v);
+          const __m512i m = direct_hreduce<E.pool_w>(_mm512_load_si512(red[t]), mode[c] > 0);
+          direct_pool_store<E>(_mm512_cvtepi32_epi8(requantize_x16(m, mult[c], shift[c], P.zp_out, P.act_min, P.act_max)),
+                               lut, c, pooled, k, o);
         }
       }
     }

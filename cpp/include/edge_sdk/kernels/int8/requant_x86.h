@@ -59,6 +59,25 @@ EDGE_Q8_INLINE __m512i multiply_by_quantized_multiplier_x16(__m512i acc, int32_t
   return _mm512_mask_add_epi32(r, _mm512_cmpgt_epi32_mask(rem, threshold), r, _mm512_set1_epi32(1));
 }
 
+// requantize() of 16 lanes, each with its own multiplier and a right shift (shift <= 0, right =
+// -shift) and multiplier >= 0: the form of two channels sharing one vector (pooled epilogues).
+EDGE_Q8_INLINE __m512i requantize_x16_lanes(__m512i acc, __m512i multiplier, __m512i right, int32_t zp_out,
+                                            int32_t lo, int32_t hi) {
+  const __m512i lo_res = srdhm_even_x16(acc, multiplier);
+  const __m512i hi_res = srdhm_even_x16(_mm512_srli_epi64(acc, 32), _mm512_srli_epi64(multiplier, 32));
+  const __m512i h = _mm512_mask_blend_epi32(0xAAAA, lo_res, _mm512_slli_epi64(hi_res, 32));
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
+  const __m512i rem = _mm512_and_si512(h, mask);
+  const __mmask16 hneg = _mm512_cmplt_epi32_mask(h, _mm512_setzero_si512());
+  const __m512i half = _mm512_srai_epi32(mask, 1);
+  const __m512i threshold = _mm512_mask_add_epi32(half, hneg, half, one);
+  __m512i r = _mm512_srav_epi32(h, right);
+  r = _mm512_mask_add_epi32(r, _mm512_cmpgt_epi32_mask(rem, threshold), r, one);
+  r = _mm512_add_epi32(r, _mm512_set1_epi32(zp_out));
+  return _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));
+}
+
 // requantize() of 16 lanes; returns int32 results already clamped to [lo, hi].
 EDGE_Q8_INLINE __m512i requantize_x16(__m512i acc, int32_t multiplier, int shift, int32_t zp_out, int32_t lo,
                                       int32_t hi) {
