@@ -162,7 +162,7 @@ int main() {
   return 0;
 #else
   std::mt19937_64 rng(1);
-  int32_t acc[37];
+  int32_t acc[37] = {};
   int8_t a[37];
   const int32_t edges[] = {0, 1, -1, INT32_MIN, INT32_MAX, INT32_MIN + 1, 1 << 30, -(1 << 30), 12345, -12345};
   long bad = 0, n = 0, clamped = 0;
@@ -185,12 +185,15 @@ int main() {
       clamped += want == lo || want == hi;
     }
 #if defined(EDGE_Q8_HAVE_AVX512_REQUANT)
-    // requantize_x16_lanes: a multiplier >= 0 and a right shift per lane (two channels a vector).
+    // the unclamped product too (the saturating INT32_MIN * INT32_MIN is lost in a clamp)
     alignas(64) int32_t ms[16], rs[16], xs[16], got[16];
-    for (int i = 0; i < 16; ++i) {
+    _mm512_store_si512(got, multiply_by_quantized_multiplier_x16(_mm512_loadu_si512(acc), m, shift));
+    for (int i = 0; i < 16; ++i, ++n) bad += got[i] != multiply_by_quantized_multiplier(acc[i], m, shift);
+    // requantize_x16_lanes: a multiplier >= 0 and a right shift per lane pair (two channels a vector).
+    for (int i = 0; i < 16; ++i) {  // (lanes 2j and 2j + 1 share their multiplier and shift)
       const int k = static_cast<int>(rng() % 5);
-      ms[i] = k == 0 ? 0 : k == 1 ? INT32_MAX : static_cast<int32_t>((1u << 30) + rng() % (1u << 30));
-      rs[i] = static_cast<int32_t>(rng() % 32);
+      ms[i] = i % 2 ? ms[i - 1] : k == 0 ? 0 : k == 1 ? INT32_MAX : static_cast<int32_t>((1u << 30) + rng() % (1u << 30));
+      rs[i] = i % 2 ? rs[i - 1] : static_cast<int32_t>(rng() % 32);
       xs[i] = rng() % 4 == 0 ? edges[rng() % 10] : static_cast<int32_t>(rng());
     }
     _mm512_store_si512(got, requantize_x16_lanes(_mm512_load_si512(xs), _mm512_load_si512(ms), _mm512_load_si512(rs),

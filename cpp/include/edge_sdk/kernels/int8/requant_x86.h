@@ -23,16 +23,32 @@
 namespace edge_sdk {
 namespace q8 {
 
-// SaturatingRoundingDoublingHighMul of 8 int64 lanes whose low halves hold a (b broadcast).
-EDGE_Q8_INLINE __m512i srdhm_even_x16(__m512i a, __m512i b) {
-  const __m512i ab = _mm512_mul_epi32(a, b);  // exact signed 64-bit products of the low halves
-  const __mmask8 neg = _mm512_cmplt_epi64_mask(ab, _mm512_setzero_si512());
-  // nudge = 2^30 (ab >= 0) or 1 - 2^30; then divide by 2^31 truncating toward zero.
-  const __m512i v = _mm512_mask_blend_epi64(neg, _mm512_add_epi64(ab, _mm512_set1_epi64(int64_t{1} << 30)),
-                                            _mm512_add_epi64(ab, _mm512_set1_epi64(1 - (int64_t{1} << 30))));
-  const __mmask8 vneg = _mm512_cmplt_epi64_mask(v, _mm512_setzero_si512());
-  const __m512i biased = _mm512_mask_add_epi64(v, vneg, v, _mm512_set1_epi64((int64_t{1} << 31) - 1));
-  return _mm512_srai_epi64(biased, 31);
+// multiply_by_quantized_multiplier() is two roundings of the 64-bit product ab = x * multiplier:
+//   SaturatingRoundingDoublingHighMul  h = floor((ab + 2^30) / 2^31)  (gemmlowp's nudge and
+//                                       truncation toward zero, which is this floor exactly)
+//   RoundingDivideByPOT(h, r)          floor((h + 2^(r-1) - [h < 0]) / 2^r)  (r >= 1; ties away)
+// and floor((floor(y) + c) / 2^r) = floor((y + c) / 2^r) for integer c, so both are one add, one
+// masked subtract and one arithmetic shift of ab:
+//   floor((ab + K - [ab < -2^30] * D) / 2^(31 + r)),  K = 2^30 + 2^(30+r), D = 2^31  (r >= 1)
+//                                                      K = 2^30,           D = 0     (r == 0).
+// The one saturating case, INT32_MIN * INT32_MIN, gives 2^31 here: right for r >= 1 (it equals
+// RDBP(INT32_MAX, r)) and fixed up by the caller for r == 0.
+struct RoundingX16 {
+  __m512i k, d;   // per int64 lane
+  __m128i count;  // 31 + r
+};
+
+EDGE_Q8_INLINE RoundingX16 rounding_x16(int right) {
+  const int64_t k = (int64_t{1} << 30) + (right > 0 ? int64_t{1} << (30 + right) : 0);
+  return {_mm512_set1_epi64(k), _mm512_set1_epi64(right > 0 ? int64_t{1} << 31 : 0), _mm_cvtsi32_si128(31 + right)};
+}
+
+// The rounded quotient of the even 32-bit lanes of x times those of m (in the low halves).
+EDGE_Q8_INLINE __m512i scaled_even_x16(__m512i x, __m512i m, __m512i k, __m512i d) {
+  const __m512i ab = _mm512_mul_epi32(x, m);  // exact signed 64-bit products of the low halves
+  const __mmask8 neg = _mm512_cmplt_epi64_mask(ab, _mm512_set1_epi64(-(int64_t{1} << 30)));
+  const __m512i u = _mm512_add_epi64(ab, k);
+  return _mm512_mask_sub_epi64(u, neg, u, d);
 }
 
 // multiply_by_quantized_multiplier() of 16 lanes.
@@ -40,41 +56,33 @@ EDGE_Q8_INLINE __m512i multiply_by_quantized_multiplier_x16(__m512i acc, int32_t
   const int left = shift > 0 ? shift : 0;
   const int right = shift > 0 ? 0 : -shift;
   const __m512i x = _mm512_sllv_epi32(acc, _mm512_set1_epi32(left));  // wraps like the scalar uint32 shift
-  const __m512i b = _mm512_set1_epi32(multiplier);
-  const __m512i lo_res = srdhm_even_x16(x, b);
-  const __m512i hi_res = srdhm_even_x16(_mm512_srli_epi64(x, 32), b);
-  __m512i h = _mm512_mask_blend_epi32(0xAAAA, lo_res, _mm512_slli_epi64(hi_res, 32));
-  // The one overflow of the doubling high multiply: INT32_MIN * INT32_MIN saturates.
-  if (multiplier == INT32_MIN) {
+  const __m512i m = _mm512_set1_epi32(multiplier);
+  const RoundingX16 rd = rounding_x16(right);
+  const __m512i lo = _mm512_sra_epi64(scaled_even_x16(x, m, rd.k, rd.d), rd.count);
+  const __m512i hi = _mm512_sra_epi64(scaled_even_x16(_mm512_srli_epi64(x, 32), m, rd.k, rd.d), rd.count);
+  __m512i r = _mm512_mask_blend_epi32(0xAAAA, lo, _mm512_slli_epi64(hi, 32));
+  if (multiplier == INT32_MIN && right == 0) {  // the doubling high multiply's one overflow
     const __mmask16 sat = _mm512_cmpeq_epi32_mask(x, _mm512_set1_epi32(INT32_MIN));
-    h = _mm512_mask_mov_epi32(h, sat, _mm512_set1_epi32(INT32_MAX));
+    r = _mm512_mask_mov_epi32(r, sat, _mm512_set1_epi32(INT32_MAX));
   }
-  // RoundingDivideByPOT(h, right), ties away from zero.
-  const __m512i mask = _mm512_set1_epi32(static_cast<int32_t>((int64_t{1} << right) - 1));
-  const __m512i rem = _mm512_and_si512(h, mask);
-  const __mmask16 hneg = _mm512_cmplt_epi32_mask(h, _mm512_setzero_si512());
-  const __m512i half = _mm512_srai_epi32(mask, 1);
-  const __m512i threshold = _mm512_mask_add_epi32(half, hneg, half, _mm512_set1_epi32(1));
-  __m512i r = _mm512_sra_epi32(h, _mm_cvtsi32_si128(right));
-  return _mm512_mask_add_epi32(r, _mm512_cmpgt_epi32_mask(rem, threshold), r, _mm512_set1_epi32(1));
+  return r;
 }
 
 // requantize() of 16 lanes, each with its own multiplier and a right shift (shift <= 0, right =
-// -shift) and multiplier >= 0: the form of two channels sharing one vector (pooled epilogues).
+// -shift) and multiplier >= 0, the same in both 32-bit lanes of each 64-bit lane: the form of two
+// channels sharing one vector (pooled epilogues).
 EDGE_Q8_INLINE __m512i requantize_x16_lanes(__m512i acc, __m512i multiplier, __m512i right, int32_t zp_out,
                                             int32_t lo, int32_t hi) {
-  const __m512i lo_res = srdhm_even_x16(acc, multiplier);
-  const __m512i hi_res = srdhm_even_x16(_mm512_srli_epi64(acc, 32), _mm512_srli_epi64(multiplier, 32));
-  const __m512i h = _mm512_mask_blend_epi32(0xAAAA, lo_res, _mm512_slli_epi64(hi_res, 32));
-  const __m512i one = _mm512_set1_epi32(1);
-  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
-  const __m512i rem = _mm512_and_si512(h, mask);
-  const __mmask16 hneg = _mm512_cmplt_epi32_mask(h, _mm512_setzero_si512());
-  const __m512i half = _mm512_srai_epi32(mask, 1);
-  const __m512i threshold = _mm512_mask_add_epi32(half, hneg, half, one);
-  __m512i r = _mm512_srav_epi32(h, right);
-  r = _mm512_mask_add_epi32(r, _mm512_cmpgt_epi32_mask(rem, threshold), r, one);
-  r = _mm512_add_epi32(r, _mm512_set1_epi32(zp_out));
+  const __m512i r64 = _mm512_and_si512(right, _mm512_set1_epi64(0xFFFFFFFF));
+  const __mmask8 rounds = _mm512_test_epi64_mask(r64, r64);
+  const __m512i k = _mm512_mask_add_epi64(_mm512_set1_epi64(int64_t{1} << 30), rounds, _mm512_set1_epi64(int64_t{1} << 30),
+                                          _mm512_sllv_epi64(_mm512_set1_epi64(int64_t{1} << 30), r64));
+  const __m512i d = _mm512_maskz_mov_epi64(rounds, _mm512_set1_epi64(int64_t{1} << 31));
+  const __m512i count = _mm512_add_epi64(r64, _mm512_set1_epi64(31));
+  const __m512i even = _mm512_srav_epi64(scaled_even_x16(acc, multiplier, k, d), count);
+  const __m512i odd = _mm512_srav_epi64(scaled_even_x16(_mm512_srli_epi64(acc, 32), multiplier, k, d), count);
+  const __m512i r = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32)),
+                                     _mm512_set1_epi32(zp_out));
   return _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));
 }
 
