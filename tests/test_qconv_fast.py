@@ -64,6 +64,12 @@ CASES = [
     (8, 8, 8, 5, 1, 2, 1, 20, 19, 30),    # 5x5: two tap quads per kernel row
     (8, 8, 8, 3, 2, 0, 1, 9, 9, 250),     # stride 2, no padding
     (8, 8, 8, 3, 1, 2, 2, 9, 9, 128),     # dilated depthwise: the row kernel
+    # ... planes of at most 64 bytes: one vector, windows by a compile-time vpermb table.
+    (33, 33, 33, 3, 1, 1, 1, 3, 3, 128),  # MobileNetV2's last 3x3 planes, an odd channel count
+    (16, 16, 16, 3, 2, 1, 1, 8, 8, 40),   # exactly 64 input bytes, stride 2
+    (8, 8, 8, 5, 1, 2, 1, 7, 7, 201),     # 5x5 on 7x7: two quads a row, four output blocks
+    (8, 8, 8, 3, 2, 0, 1, 7, 5, 255),     # stride 2, no padding, a non-square plane
+    (4, 4, 4, 3, 1, 1, 1, 1, 1, 0),       # 1x1 plane: every tap but the centre is padding
     # The depthwise AVX2 path (qconv_avx2_dw.h): flattened strips, stride-2 rows wide enough for
     # the vector fill of the pair planes (odd and even left padding).
     (8, 8, 8, 3, 2, 1, 1, 7, 41, 77),

@@ -139,18 +139,23 @@ def conv_scratch_bytes(geo: dict) -> int:
     return max(rows, im2col, vnni, avx2, *simd)
 
 
+def uses_vnni_dw(geo: dict) -> bool:
+    """use_vnni_dw<P>() in qconv_x86_dw.h."""
+    g = geo
+    return (g["groups"] == g["c_in"] == g["c_out"] and g["dil_h"] == g["dil_w"] == 1 and g["stride_h"] in (1, 2)
+            and g["stride_w"] == g["stride_h"] and g["k_w"] <= 8 and g["k_h"] <= 8)
+
+
 def dw_scratch_bytes(geo: dict) -> int:
-    """vnni_dw_scratch_bytes<P>() in qconv_x86_dw.h (only used for depthwise geometries)."""
-    g = geo  # use_vnni_dw<P>()
-    if not (g["groups"] == g["c_in"] == g["c_out"] and g["dil_h"] == g["dil_w"] == 1 and g["stride_h"] in (1, 2)
-            and g["stride_w"] == g["stride_h"] and g["k_w"] <= 8 and g["k_h"] <= 8):
+    """vnni_dw_scratch_bytes<P>() in qconv_x86_dw.h: none for planes held in one register."""
+    if not uses_vnni_dw(geo) or (geo["h_in"] * geo["w_in"] <= 64 and geo["h_out"] * geo["w_out"] <= 64):
         return 0
-    s, q = geo["stride_w"], (geo["k_w"] + 3) // 4
+    s = geo["stride_w"]
     span = (geo["w_out"] - 1) * s + geo["k_w"]
     wp = (span + s - 1) // s * s
     rows = (geo["h_out"] - 1) * s + geo["k_h"]
     plane = ((rows + s - 1) // s + 1) * wp + 64
-    return s * plane + geo["h_out"] * (wp // s) + 16 + geo["k_h"] * q * 4
+    return s * plane + geo["h_out"] * (wp // s) + 16
 
 
 def avx2_dw_scratch_bytes(geo: dict) -> int:
@@ -188,9 +193,9 @@ def direct_scratch_bytes(geo: dict, rows: int) -> int:
 
 
 def direct_weight_quads(geo: dict, w: np.ndarray) -> np.ndarray | None:
-    """OIHW int8 weights as qconv_x86_direct.h reads them, or None where that path does not
-    apply: [oc][ic][kh][q] int32, the bytes of taps 4q..4q+3 of kernel row kh (0 past k_w)."""
-    if not uses_direct(geo):
+    """OIHW int8 weights as qconv_x86_direct.h and qconv_x86_dw.h read them, or None where
+    neither applies: [oc][ic][kh][q] int32, the bytes of taps 4q..4q+3 of kernel row kh (0 past k_w)."""
+    if not (uses_direct(geo) or uses_vnni_dw(geo)):
         return None
     q = (geo["k_w"] + 3) // 4
     quads = np.zeros((*w.shape[:3], 4 * q), np.int8)
@@ -482,7 +487,7 @@ class QConv(OpDef):
         # bias - (zp_in + 128) * sum(w): the x86 VNNI path multiplies x + 128 (unsigned) by w.
         folded_u8 = np.clip(bias - (zx + 128) * w.reshape(w.shape[0], -1).sum(axis=1), -(1 << 31), (1 << 31) - 1)
         bu = e.array("int32_t", folded_u8.astype(np.int32))
-        # the x86 AVX2 and VNNI direct kernels' weights (an unused array is dropped by the C++ compiler)
+        # the x86 AVX2, VNNI direct and VNNI depthwise kernels' weights (an unused array is dropped by the C++ compiler)
         pairs = avx2_weight_pairs(geo, w) if fast_kernels_enabled() else None
         wp = "nullptr" if pairs is None else e.array("int32_t", pairs)
         quads = direct_weight_quads(geo, w.astype(np.int8)) if fast_kernels_enabled() else None  # x86 VNNI

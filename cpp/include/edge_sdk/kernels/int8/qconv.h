@@ -270,10 +270,10 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
                       int8_t* out, void* scratch) {
 #if defined(EDGE_Q8_HAVE_VNNI_DW)
   if constexpr (kSimd && use_vnni_dw<P>()) {
-    (void)bias;
-    (void)bias_folded;
-    conv2d_s8_vnni_dw<P>(in, w, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
-    return;
+    if (w_quads) {
+      conv2d_s8_vnni_dw<P>(in, w_quads, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
+      return;
+    }
   }
 #endif
 #if defined(EDGE_Q8_HAVE_VNNI_DIRECT)

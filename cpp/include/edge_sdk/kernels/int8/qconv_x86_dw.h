@@ -7,8 +7,9 @@
 // rows stored as two planes for stride 2), so that every kernel tap is a fixed shift of p and
 // 16 consecutive outputs read one 64-byte window: one vpermb lays out 4 taps of a kernel row
 // per lane (byte 4i + j = window[s * i + j]) and one vpdpbusd multiply-adds them with the
-// channel's weight quad.  Columns ow >= w_out are computed and dropped; small planes (6x6, 3x3)
-// still fill the vectors.  bias_u8 = bias - (zp_in + 128) * sum(w), as in qconv_x86.h.
+// channel's weight quad (packed at compile time).  Columns ow >= w_out are computed and
+// dropped.  Planes of at most 64 bytes skip the copy: see conv2d_s8_vnni_dw_small.
+// bias_u8 = bias - (zp_in + 128) * sum(w), as in qconv_x86.h.
 #pragma once
 
 #include <string.h>
@@ -46,24 +47,91 @@ struct DwGeometry {
   static constexpr int outputs = P.h_out * W;                 // flattened outputs, junk included
 };
 
+// Small planes (MobileNet's 7x7 and smaller): the whole input plane is one vector, and each
+// (block of 16 outputs, kernel row, tap quad) window is one two-source vpermb of it against the
+// padding value, through an index table built at compile time.  No scratch, no junk columns.
 template <const QConvParams& P>
-constexpr size_t vnni_dw_scratch_bytes() {
-  using G = DwGeometry<P>;
-  return static_cast<size_t>(G::s) * G::plane + (G::outputs + 16) + static_cast<size_t>(P.k_h) * G::Q * 4;
+constexpr bool dw_in_register() {
+  return P.h_in * P.w_in <= 64 && P.h_out * P.w_out <= 64;
 }
 
 template <const QConvParams& P>
-inline void conv2d_s8_vnni_dw(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE_Q8_RESTRICT w,
+struct alignas(64) DwWindows {
+  static constexpr int blocks = (P.h_out * P.w_out + 15) / 16;
+  static constexpr int Q = (P.k_w + 3) / 4;
+  // idx[(block * k_h + kh) * Q + q][4i + j]: the input byte tap 4q + j of kernel row kh reads for
+  // output 16 * block + i, or 64 (the padding vector) outside the plane and past k_w.
+  uint8_t idx[blocks * P.k_h * Q][64];
+  constexpr DwWindows() : idx{} {
+    for (int b = 0; b < blocks; ++b)
+      for (int kh = 0; kh < P.k_h; ++kh)
+        for (int q = 0; q < Q; ++q)
+          for (int i = 0; i < 16; ++i)
+            for (int j = 0; j < 4; ++j) {
+              const int o = 16 * b + i, oh = o / P.w_out, ow = o % P.w_out;
+              const int ih = oh * P.stride_h - P.pad_top + kh, iw = ow * P.stride_w - P.pad_left + 4 * q + j;
+              const bool inside = o < P.h_out * P.w_out && 4 * q + j < P.k_w && ih >= 0 && ih < P.h_in && iw >= 0 &&
+                                  iw < P.w_in;
+              idx[(b * P.k_h + kh) * Q + q][4 * i + j] = static_cast<uint8_t>(inside ? ih * P.w_in + iw : 64);
+            }
+  }
+};
+
+template <const QConvParams& P>
+constexpr size_t vnni_dw_scratch_bytes() {
+  using G = DwGeometry<P>;
+  return dw_in_register<P>() ? 0 : static_cast<size_t>(G::s) * G::plane + (G::outputs + 16);
+}
+
+template <const QConvParams& P>
+inline void conv2d_s8_vnni_dw_small(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDGE_Q8_RESTRICT wq,
+                                    const int32_t* EDGE_Q8_RESTRICT bias_u8, const int32_t* mult, const int32_t* shift,
+                                    int8_t* EDGE_Q8_RESTRICT out) {
+  using Win = DwWindows<P>;
+  static constexpr Win kWin{};
+  constexpr int plane_in = P.h_in * P.w_in;
+  constexpr int plane_out = P.h_out * P.w_out;
+  constexpr int taps = P.k_h * Win::Q;
+  const __mmask64 lm = plane_in == 64 ? ~__mmask64{0} : (__mmask64{1} << plane_in) - 1;
+  const __m512i padv = _mm512_set1_epi8(static_cast<char>(P.zp_in + 128));
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int bc = 0; bc < P.n * P.c_out; ++bc) {
+    const int c = bc % P.c_out;
+    const __m512i u = _mm512_xor_si512(_mm512_maskz_loadu_epi8(lm, in + static_cast<size_t>(bc) * plane_in), flip);
+    for (int b = 0; b < Win::blocks; ++b) {
+      __m512i acc = _mm512_set1_epi32(bias_u8[c]);
+      for (int t = 0; t < taps; ++t) {
+        const __m512i x = _mm512_permutex2var_epi8(u, _mm512_load_si512(kWin.idx[b * taps + t]), padv);
+        acc = _mm512_dpbusd_epi32(acc, x, _mm512_set1_epi32(wq[c * taps + t]));
+      }
+      const int n = plane_out - 16 * b < 16 ? plane_out - 16 * b : 16;
+      _mm512_mask_cvtepi32_storeu_epi8(out + static_cast<size_t>(bc) * plane_out + 16 * b,
+                                       static_cast<__mmask16>((1u << n) - 1),
+                                       requantize_x16(acc, mult[c], shift[c], P.zp_out, P.act_min, P.act_max));
+    }
+  }
+}
+
+// wq: the weights as [c][kh][q] int32 tap quads, zeros past k_w (edge_sdk/ops/quant_ops.py,
+// direct_weight_quads).  scratch: vnni_dw_scratch_bytes<P>().
+template <const QConvParams& P>
+inline void conv2d_s8_vnni_dw(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDGE_Q8_RESTRICT wq,
                               const int32_t* EDGE_Q8_RESTRICT bias_u8, const int32_t* mult, const int32_t* shift,
                               int8_t* EDGE_Q8_RESTRICT out, uint8_t* EDGE_Q8_RESTRICT scratch) {
+  if constexpr (dw_in_register<P>()) {
+    (void)scratch;
+    conv2d_s8_vnni_dw_small<P>(in, wq, bias_u8, mult, shift, out);
+    return;
+  }
   using G = DwGeometry<P>;
   constexpr int s = G::s;
   constexpr uint8_t pad_u = static_cast<uint8_t>(P.zp_in + 128);
   constexpr int plane_in = P.h_in * P.w_in;
   constexpr int plane_out = P.h_out * P.w_out;
+  constexpr int j0 = P.pad_left > 0 ? P.pad_left : 0;                              // data columns of
+  constexpr int j1 = P.pad_left + P.w_in < G::span ? P.pad_left + P.w_in : G::span;  // a padded row
   uint8_t* planes = scratch;                                   // s planes of plane_rows x Wp
   int8_t* flat = reinterpret_cast<int8_t*>(scratch + s * G::plane);  // outputs incl. junk columns
-  int32_t* wq = reinterpret_cast<int32_t*>(scratch + s * G::plane + G::outputs + 16);
   alignas(64) static constexpr uint8_t kIdx[64] = {
 #define EDGE_Q8_DW_IDX4(i) (uint8_t)(s * (i)), (uint8_t)(s * (i) + 1), (uint8_t)(s * (i) + 2), (uint8_t)(s * (i) + 3)
       EDGE_Q8_DW_IDX4(0),  EDGE_Q8_DW_IDX4(1),  EDGE_Q8_DW_IDX4(2),  EDGE_Q8_DW_IDX4(3),
@@ -72,46 +140,41 @@ inline void conv2d_s8_vnni_dw(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* E
       EDGE_Q8_DW_IDX4(12), EDGE_Q8_DW_IDX4(13), EDGE_Q8_DW_IDX4(14), EDGE_Q8_DW_IDX4(15)};
 #undef EDGE_Q8_DW_IDX4
   const __m512i idx = _mm512_load_si512(kIdx);
-  for (int b = 0; b < P.n; ++b) {
-    for (int c = 0; c < P.c_out; ++c) {
-      const int8_t* ip = in + (static_cast<size_t>(b) * P.c_in + c) * plane_in;
-      // Padded plane(s): padded row r goes to plane r % s, row r / s.
-      memset(planes, pad_u, static_cast<size_t>(s) * G::plane);
-      for (int r = 0; r < G::rows; ++r) {
-        const int ih = r - P.pad_top;
-        if (ih < 0 || ih >= P.h_in) continue;
-        uint8_t* dst = planes + (r % s) * G::plane + (r / s) * G::Wp;
-        const int8_t* src = ip + ih * P.w_in - P.pad_left;
-        constexpr int j0 = P.pad_left > 0 ? P.pad_left : 0;
-        constexpr int j1 = P.pad_left + P.w_in < G::span ? P.pad_left + P.w_in : G::span;
-        for (int j = j0; j < j1; ++j) dst[j] = static_cast<uint8_t>(src[j] ^ 0x80);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  // The padding is the same for every channel: written once, then only data bytes change.
+  memset(planes, pad_u, static_cast<size_t>(s) * G::plane);
+  for (int bc = 0; bc < P.n * P.c_out; ++bc) {
+    const int c = bc % P.c_out;
+    const int8_t* ip = in + static_cast<size_t>(bc) * plane_in;
+    // Padded plane(s): padded row r goes to plane r % s, row r / s.
+    for (int r = 0; r < G::rows; ++r) {
+      const int ih = r - P.pad_top;
+      if (ih < 0 || ih >= P.h_in) continue;
+      uint8_t* dst = planes + (r % s) * G::plane + (r / s) * G::Wp + j0;
+      const int8_t* src = ip + ih * P.w_in + (j0 - P.pad_left);
+      for (int j = 0; j < j1 - j0; j += 64) {
+        const __mmask64 k = j1 - j0 - j >= 64 ? ~__mmask64{0} : (__mmask64{1} << (j1 - j0 - j)) - 1;
+        _mm512_mask_storeu_epi8(dst + j, k, _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, src + j), flip));
       }
-      // Weight quads of each kernel row (zeros past k_w: the extra window bytes add nothing).
-      for (int kh = 0; kh < P.k_h; ++kh)
-        for (int q = 0; q < G::Q; ++q) {
-          uint8_t v[4] = {0, 0, 0, 0};
-          for (int j = 0; j < 4 && 4 * q + j < P.k_w; ++j)
-            v[j] = static_cast<uint8_t>(w[(static_cast<size_t>(c) * P.k_h + kh) * P.k_w + 4 * q + j]);
-          memcpy(wq + kh * G::Q + q, v, 4);
-        }
-      const __m512i bias = _mm512_set1_epi32(bias_u8[c]);
-      for (int p0 = 0; p0 < G::outputs; p0 += 16) {
-        __m512i acc = bias;
-        for (int kh = 0; kh < P.k_h; ++kh) {
-          // Output p reads plane kh % s at s * p + (kh / s) * Wp + kw.
-          const uint8_t* base = planes + (kh % s) * G::plane + (kh / s) * G::Wp + s * p0;
-          for (int q = 0; q < G::Q; ++q) {
-            const __m512i x = _mm512_permutexvar_epi8(idx, _mm512_loadu_si512(base + 4 * q));
-            acc = _mm512_dpbusd_epi32(acc, x, _mm512_set1_epi32(wq[kh * G::Q + q]));
-          }
-        }
-        const int n = G::outputs - p0 < 16 ? G::outputs - p0 : 16;
-        const __m512i r = requantize_x16(acc, mult[c], shift[c], P.zp_out, P.act_min, P.act_max);
-        _mm512_mask_cvtepi32_storeu_epi8(flat + p0, static_cast<__mmask16>((1u << n) - 1), r);
-      }
-      int8_t* op = out + (static_cast<size_t>(b) * P.c_out + c) * plane_out;
-      for (int oh = 0; oh < P.h_out; ++oh) memcpy(op + oh * P.w_out, flat + oh * G::W, P.w_out);
     }
+    const int32_t* wc = wq + c * P.k_h * G::Q;
+    const __m512i bias = _mm512_set1_epi32(bias_u8[c]);
+    for (int p0 = 0; p0 < G::outputs; p0 += 16) {
+      __m512i acc = bias;
+      for (int kh = 0; kh < P.k_h; ++kh) {
+        // Output p reads plane kh % s at s * p + (kh / s) * Wp + kw.
+        const uint8_t* base = planes + (kh % s) * G::plane + (kh / s) * G::Wp + s * p0;
+        for (int q = 0; q < G::Q; ++q) {
+          const __m512i x = _mm512_permutexvar_epi8(idx, _mm512_loadu_si512(base + 4 * q));
+          acc = _mm512_dpbusd_epi32(acc, x, _mm512_set1_epi32(wc[kh * G::Q + q]));
+        }
+      }
+      const int n = G::outputs - p0 < 16 ? G::outputs - p0 : 16;
+      const __m512i r = requantize_x16(acc, mult[c], shift[c], P.zp_out, P.act_min, P.act_max);
+      _mm512_mask_cvtepi32_storeu_epi8(flat + p0, static_cast<__mmask16>((1u << n) - 1), r);
+    }
+    int8_t* op = out + static_cast<size_t>(bc) * plane_out;
+    for (int oh = 0; oh < P.h_out; ++oh) memcpy(op + oh * P.w_out, flat + oh * G::W, P.w_out);
   }
 }
 
