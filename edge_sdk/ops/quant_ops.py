@@ -518,22 +518,35 @@ class QFullyConnected(OpDef):
     def macs(self, node, g):
         return g.tensor(node.outputs[0]).size * g.tensor(node.inputs[1]).shape[1]
 
+    def scratch_bytes(self, node, g):
+        return 4 * g.tensor(node.inputs[1]).shape[0]  # the int32 sums of one input row
+
+    def _biases(self, node, g, e) -> tuple[str, str]:
+        """fc_dots_s8's two bias arrays: bias - zp_in * sum(w) for the int8 dot, and
+        bias - (zp_in + 128) * sum(w) for the x86 VNNI path's x + 128 (nullptr where unused)."""
+        x, w = node.inputs[0], node.inputs[1]
+        n = g.tensor(w).shape[0]
+        _, zx = qparams(g, x)
+        bias = g.const(node.input(2))
+        bias = np.zeros(n, np.int64) if bias is None else bias.astype(np.int64).reshape(-1)
+        wsum = g.const(w).astype(np.int64).sum(axis=1)
+        arrays = [e.array("int32_t", np.clip(bias - z * wsum, -(1 << 31), (1 << 31) - 1).astype(np.int32))
+                  for z in ((zx, zx + 128) if fast_kernels_enabled() else (zx,))]
+        return arrays[0], arrays[1] if len(arrays) > 1 else "nullptr"
+
     def emit(self, node, g, e):
         x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
         n, k = g.tensor(w).shape
         m = g.tensor(x).size // k
-        _, zx = qparams(g, x)
         _, zy = qparams(g, y)
         lo, hi = act_range(node, g)
-        bias = g.const(node.input(2))
-        bias = np.zeros(n, np.int64) if bias is None else bias.astype(np.int64).reshape(-1)
-        folded = bias - zx * g.const(w).astype(np.int64).sum(axis=1)  # keeps the inner loop a pure dot
-        folded = np.clip(folded, -(1 << 31), (1 << 31) - 1).astype(np.int32)
         p = e.params("edge_sdk::q8::QFullyConnectedParams",
                      [("m", m), ("n", n), ("k", k), ("zp_out", zy), ("act_min", lo), ("act_max", hi)])
         ms, ss = _requant_arrays(e, g, x, w, y, n)
-        b = e.array("int32_t", folded)
-        return f"edge_sdk::q8::fully_connected_s8<{p}>({e.ref(x)}, {e.ref(w)}, {b}, {ms}, {ss}, {e.ref(y)});"
+        b, bu = self._biases(node, g, e)
+        simd = "" if fast_kernels_enabled() else ", false"
+        return (f"edge_sdk::q8::fully_connected_s8<{p}{simd}>({e.ref(x)}, {e.ref(w)}, {b}, {bu}, {ms}, {ss}, "
+                f"{e.ref(y)}, {e.scratch('int32_t')});")
 
 
 def broadcast_form(g: ir.Graph, node: ir.Node) -> tuple[int, int, bool] | None:
@@ -576,18 +589,17 @@ class QFullyConnectedF32(QFullyConnected):
         x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
         n, k = g.tensor(w).shape
         m = g.tensor(x).size // k
-        sx, zx = qparams(g, x)
+        sx, _ = qparams(g, x)
         kind, a, b = node.attrs.get("activation") or (None, 0.0, 0.0)
         lo, hi = {None: (-np.inf, np.inf), "Relu": (0.0, np.inf), "Clip": (a, b)}[kind]
-        bias = g.const(node.input(2))
-        bias = np.zeros(n, np.int64) if bias is None else bias.astype(np.int64).reshape(-1)
-        folded = np.clip(bias - zx * g.const(w).astype(np.int64).sum(axis=1), -(1 << 31), (1 << 31) - 1)
         sw = np.broadcast_to(np.asarray(g.tensor(w).quant.scale, np.float64).reshape(-1), (n,))
         p = e.params("edge_sdk::q8::QFullyConnectedF32Params",
                      [("m", m), ("n", n), ("k", k), ("act_min", float(lo)), ("act_max", float(hi))])
-        bf = e.array("int32_t", folded.astype(np.int32))
+        bf, bu = self._biases(node, g, e)
         sc = e.array("float", (sx * sw).astype(np.float32))
-        return f"edge_sdk::q8::fully_connected_s8_f32<{p}>({e.ref(x)}, {e.ref(w)}, {bf}, {sc}, {e.ref(y)});"
+        simd = "" if fast_kernels_enabled() else ", false"
+        return (f"edge_sdk::q8::fully_connected_s8_f32<{p}{simd}>({e.ref(x)}, {e.ref(w)}, {bf}, {bu}, {sc}, "
+                f"{e.ref(y)}, {e.scratch('int32_t')});")
 
 
 @register

@@ -45,6 +45,7 @@ constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
 #include "qconv_x86.h"  // AVX-512 VNNI path (compiled only where the target has it)
 #include "qconv_x86_direct.h"  // AVX-512 VNNI direct path for narrow layers (needs VBMI too)
 #include "qconv_x86_dw.h"  // AVX-512 VNNI depthwise path (needs VBMI too)
+#include "qfc_x86.h"      // AVX-512 VNNI fully connected (GEMV) path
 #include "qconv_avx2.h"  // AVX2 path for x86 without VNNI (int16 multiply-adds, exact)
 #include "qconv_avx2_direct.h"  // AVX2 direct path for narrow layers with a spatial kernel
 #include "qconv_avx2_dw.h"  // AVX2 depthwise path
@@ -345,31 +346,44 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
   }
 }
 
+// The int32 sums of one input row: acc[j] = bias[j] + sum_k x[k] * w[j][k], with bias already
+// holding -zp_in * sum_k w[j][k] (folded at compile time), so the inner loop is a plain int8 dot
+// product.  The x86 VNNI path reads x + 128 instead and takes bias_u8 = bias - 128 * sum_k w[j][k]
+// (null where the target has no such path).
+template <int N, int K, bool kSimd = true>
+inline void fc_dots_s8(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_RESTRICT w,
+                       const int32_t* EDGE_Q8_RESTRICT bias, const int32_t* EDGE_Q8_RESTRICT bias_u8,
+                       int32_t* EDGE_Q8_RESTRICT acc) {
+#if defined(EDGE_Q8_HAVE_VNNI_FC)
+  if (kSimd && bias_u8) {
+    fc_dots_vnni<N, K>(x, w, bias_u8, acc);
+    return;
+  }
+#endif
+  (void)bias_u8;
+  for (int j = 0; j < N; ++j) acc[j] = bias[j] + dot_s8(x, w + static_cast<size_t>(j) * K, K);
+}
+
 struct QFullyConnectedParams {
   int m, n, k;           // y[m][n] = sum_k x[m][k] * w[n][k]
   int zp_out;
   int act_min, act_max;
 };
 
-// bias must already include -zp_in * sum_k w[n][k] (folded at compile time), so the
-// inner loop is a plain int8 x int8 -> int32 dot product.
-template <const QFullyConnectedParams& P>
+// scratch: n int32 (the sums of one row).
+template <const QFullyConnectedParams& P, bool kSimd = true>
 inline void fully_connected_s8(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_RESTRICT w,
-                               const int32_t* EDGE_Q8_RESTRICT bias, const int32_t* mult, const int32_t* shift,
-                               int8_t* EDGE_Q8_RESTRICT y) {
+                               const int32_t* EDGE_Q8_RESTRICT bias, const int32_t* EDGE_Q8_RESTRICT bias_u8,
+                               const int32_t* mult, const int32_t* shift, int8_t* EDGE_Q8_RESTRICT y,
+                               int32_t* EDGE_Q8_RESTRICT acc) {
   for (int i = 0; i < P.m; ++i) {
-    const int8_t* xr = x + static_cast<size_t>(i) * P.k;
-    for (int j = 0; j < P.n; ++j) {
-      const int8_t* wr = w + static_cast<size_t>(j) * P.k;
-      int32_t acc = 0;
-      for (int kk = 0; kk < P.k; ++kk) acc += static_cast<int32_t>(xr[kk]) * static_cast<int32_t>(wr[kk]);
-      y[static_cast<size_t>(i) * P.n + j] =
-          requantize(acc + bias[j], mult[j], shift[j], P.zp_out, P.act_min, P.act_max);
-    }
+    fc_dots_s8<P.n, P.k, kSimd>(x + static_cast<size_t>(i) * P.k, w, bias, bias_u8, acc);
+    for (int j = 0; j < P.n; ++j)
+      y[static_cast<size_t>(i) * P.n + j] = requantize(acc[j], mult[j], shift[j], P.zp_out, P.act_min, P.act_max);
   }
 }
 
-// Same, but the int32 accumulator is dequantized straight to float (acc * s_in * s_w[n]), for a
+// Same, but the int32 sums are dequantized straight to float (acc * s_in * s_w[n]), for a
 // layer whose readers are all fp32 (logits before Softmax, a float graph output).  The clamp is
 // the fused activation in real units.
 struct QFullyConnectedF32Params {
@@ -377,17 +391,16 @@ struct QFullyConnectedF32Params {
   float act_min, act_max;
 };
 
-template <const QFullyConnectedF32Params& P>
+// scratch: n int32.
+template <const QFullyConnectedF32Params& P, bool kSimd = true>
 inline void fully_connected_s8_f32(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_RESTRICT w,
-                                   const int32_t* EDGE_Q8_RESTRICT bias, const float* EDGE_Q8_RESTRICT scale,
-                                   float* EDGE_Q8_RESTRICT y) {
+                                   const int32_t* EDGE_Q8_RESTRICT bias, const int32_t* EDGE_Q8_RESTRICT bias_u8,
+                                   const float* EDGE_Q8_RESTRICT scale, float* EDGE_Q8_RESTRICT y,
+                                   int32_t* EDGE_Q8_RESTRICT acc) {
   for (int i = 0; i < P.m; ++i) {
-    const int8_t* xr = x + static_cast<size_t>(i) * P.k;
+    fc_dots_s8<P.n, P.k, kSimd>(x + static_cast<size_t>(i) * P.k, w, bias, bias_u8, acc);
     for (int j = 0; j < P.n; ++j) {
-      const int8_t* wr = w + static_cast<size_t>(j) * P.k;
-      int32_t acc = 0;
-      for (int kk = 0; kk < P.k; ++kk) acc += static_cast<int32_t>(xr[kk]) * static_cast<int32_t>(wr[kk]);
-      float v = static_cast<float>(acc + bias[j]) * scale[j];
+      float v = static_cast<float>(acc[j]) * scale[j];
       v = v < P.act_min ? P.act_min : (v > P.act_max ? P.act_max : v);
       y[static_cast<size_t>(i) * P.n + j] = v;
     }
