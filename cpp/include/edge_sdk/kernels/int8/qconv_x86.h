@@ -56,7 +56,7 @@ inline void vnni_requant_store(const __m512i acc[2], int32_t m, int s, int8_t* o
   for (int h = 0; h < 2 && h * 16 < count; ++h) {
     const int n = count - h * 16 < 16 ? count - h * 16 : 16;
     const __m512i r = requantize_x16(acc[h], m, s, P.zp_out, P.act_min, P.act_max);
-    _mm512_mask_cvtepi32_storeu_epi8(o + h * 16, static_cast<__mmask16>((1u << n) - 1), r);
+    store_s8_x16(o + h * 16, static_cast<__mmask16>((1u << n) - 1), r);
   }
 }
 

@@ -141,7 +141,7 @@ inline void conv2d_s8_vnni_direct(const int8_t* EDGE_Q8_RESTRICT in, const int32
           direct_block<P, T>(rows, nrows, 0, ow0, wq, bias_u8, oc0, acc);
           for (int t = 0; t < T; ++t) {
             const __m512i r = requantize_x16(acc[t], mult[oc0 + t], shift[oc0 + t], P.zp_out, P.act_min, P.act_max);
-            _mm512_mask_cvtepi32_storeu_epi8(out_b + static_cast<size_t>(oc0 + t) * plane_out + oh * P.w_out + ow0, k, r);
+            store_s8_x16(out_b + static_cast<size_t>(oc0 + t) * plane_out + oh * P.w_out + ow0, k, r);
           }
         }
       }

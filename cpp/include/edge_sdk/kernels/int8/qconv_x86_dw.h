@@ -105,7 +105,7 @@ inline void conv2d_s8_vnni_dw_small(const int8_t* EDGE_Q8_RESTRICT in, const int
         acc = _mm512_dpbusd_epi32(acc, x, _mm512_set1_epi32(wq[c * taps + t]));
       }
       const int n = plane_out - 16 * b < 16 ? plane_out - 16 * b : 16;
-      _mm512_mask_cvtepi32_storeu_epi8(out + static_cast<size_t>(bc) * plane_out + 16 * b,
+      store_s8_x16(out + static_cast<size_t>(bc) * plane_out + 16 * b,
                                        static_cast<__mmask16>((1u << n) - 1),
                                        requantize_x16(acc, mult[c], shift[c], P.zp_out, P.act_min, P.act_max));
     }
@@ -171,7 +171,7 @@ inline void conv2d_s8_vnni_dw(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* 
       }
       const int n = G::outputs - p0 < 16 ? G::outputs - p0 : 16;
       const __m512i r = requantize_x16(acc, mult[c], shift[c], P.zp_out, P.act_min, P.act_max);
-      _mm512_mask_cvtepi32_storeu_epi8(flat + p0, static_cast<__mmask16>((1u << n) - 1), r);
+      store_s8_x16(flat + p0, static_cast<__mmask16>((1u << n) - 1), r);
     }
     int8_t* op = out + static_cast<size_t>(bc) * plane_out;
     for (int oh = 0; oh < P.h_out; ++oh) memcpy(op + oh * P.w_out, flat + oh * G::W, P.w_out);

@@ -37,7 +37,7 @@ inline void add_s8_x86(const AddP& P, const int8_t* a, const int8_t* b, int32_t 
     const __m512i vb = _mm512_slli_epi32(_mm512_sub_epi32(bx, zpb), P.left_shift);
     const __m512i s = _mm512_add_epi32(multiply_by_quantized_multiplier_x16(va, P.mult_a, P.shift_a),
                                        multiply_by_quantized_multiplier_x16(vb, P.mult_b, P.shift_b));
-    _mm512_mask_cvtepi32_storeu_epi8(y + i, k, requantize_x16(s, P.mult_out, P.shift_out, P.zp_out, P.act_min, P.act_max));
+    store_s8_x16(y + i, k, requantize_x16(s, P.mult_out, P.shift_out, P.zp_out, P.act_min, P.act_max));
   }
 }
 
@@ -48,7 +48,7 @@ inline void mul_s8_x86(const MulP& P, const int8_t* a, const int8_t* b, int32_t 
     const __mmask16 k = lanes16(n - i);
     const __m512i bx = b_scalar >= -128 ? _mm512_set1_epi32(b_scalar) : load_s8x16(b + i, k);
     const __m512i prod = _mm512_mullo_epi32(_mm512_sub_epi32(load_s8x16(a + i, k), zpa), _mm512_sub_epi32(bx, zpb));
-    _mm512_mask_cvtepi32_storeu_epi8(y + i, k, requantize_x16(prod, P.mult, P.shift, P.zp_out, P.act_min, P.act_max));
+    store_s8_x16(y + i, k, requantize_x16(prod, P.mult, P.shift, P.zp_out, P.act_min, P.act_max));
   }
 }
 

@@ -94,6 +94,13 @@ EDGE_Q8_INLINE __m512i requantize_x16(__m512i acc, int32_t multiplier, int shift
   return _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));
 }
 
+// Stores the low bytes of 16 int32 lanes (already clamped to int8) where k is set: the narrowing
+// in a register, then a masked byte store.  The one-instruction form (vpmovdb to memory) made
+// MobileNetV2-0.35 int8 about 4% slower on AMD Zen 4, where every epilogue ends in it.
+EDGE_Q8_INLINE void store_s8_x16(int8_t* out, __mmask16 k, __m512i v) {
+  _mm_mask_storeu_epi8(out, k, _mm512_cvtepi32_epi8(v));
+}
+
 }  // namespace q8
 }  // namespace edge_sdk
 #endif
@@ -161,12 +168,12 @@ inline void requantize_span(const int32_t* EDGE_Q8_RESTRICT acc, int n, int32_t 
 #if defined(EDGE_Q8_HAVE_AVX512_REQUANT)
   for (; i + 16 <= n; i += 16) {
     const __m512i r = requantize_x16(_mm512_loadu_si512(acc + i), multiplier, shift, zp_out, lo, hi);
-    _mm512_mask_cvtepi32_storeu_epi8(out + i, 0xFFFF, r);
+    store_s8_x16(out + i, 0xFFFF, r);
   }
   if (i < n) {
     const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m512i r = requantize_x16(_mm512_maskz_loadu_epi32(k, acc + i), multiplier, shift, zp_out, lo, hi);
-    _mm512_mask_cvtepi32_storeu_epi8(out + i, k, r);
+    store_s8_x16(out + i, k, r);
     return;
   }
 #elif defined(EDGE_Q8_HAVE_AVX2_REQUANT)
