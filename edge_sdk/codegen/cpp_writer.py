@@ -129,7 +129,7 @@ def write_sources(g: ir.Graph, plan: ArenaPlan, prefix: str, banner: str, sha256
         elif store == "output":  # a view of an output buffer
             ptr_lines.append(f"  [[maybe_unused]] {ct}* const {names[t]} = reinterpret_cast<{ct}*>({names[root]});")
         else:
-            off = plan.offsets[root]
+            off = plan.offsets[root] + plan.shift.get(t, 0)
             ptr_lines.append(f"  [[maybe_unused]] {ct}* const {names[t]} = reinterpret_cast<{ct}*>(arena_base + {off});")
 
     # Weights.

@@ -699,6 +699,17 @@ class QConcat(OpDef):
     header = QOPS_H
     dtypes = I8
 
+    def placed_inputs(self, node, g):
+        y = g.tensor(node.outputs[0])
+        axis = int(node.attrs.get("axis", 1)) % len(y.shape)
+        if int(np.prod(y.shape[:axis], dtype=np.int64)) != 1:
+            return None
+        slots, offset, q = [], 0, qparams(g, node.outputs[0])
+        for t in node.inputs:
+            slots.append(offset if qparams(g, t) == q else None)  # a requantized input is computed
+            offset += g.tensor(t).nbytes
+        return slots
+
     def emit(self, node, g, e):
         y = g.tensor(node.outputs[0])
         axis = int(node.attrs.get("axis", 1)) % len(y.shape)
@@ -709,6 +720,10 @@ class QConcat(OpDef):
         for t in node.inputs:
             inner = int(np.prod(g.tensor(t).shape[axis:], dtype=np.int64))
             sx, zx = qparams(g, t)
+            if outer == 1 and e.plan.placed_at(t, node.outputs[0], offset):
+                lines.append(f"// {t} was written in place at byte {offset}")
+                offset += inner
+                continue
             m, s = quantize_multiplier(sx / sy)
             ident = (sx == sy and zx == zy)
             p = e.params("edge_sdk::q8::QRequantParams", [

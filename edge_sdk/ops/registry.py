@@ -63,6 +63,12 @@ class OpDef:
         out.update({k: v for k, v in node.attrs.items() if v is not None})
         return out
 
+    def placed_inputs(self, node: "ir.Node", g: "ir.Graph") -> list[int | None] | None:
+        """For an op that only copies inputs into contiguous slices of output 0: the byte
+        offset of each input's slice (None where it is transformed).  The planner then has
+        the input produced in place there, and emit() skips it (plan.placed_at)."""
+        return None
+
     def check(self, node: "ir.Node", g: "ir.Graph") -> None:
         """Raise UnsupportedOpError for a form of the op the kernel cannot run."""
         if self.dtypes is not None and node.inputs and node.inputs[0]:

@@ -67,17 +67,31 @@ class Concat(OpDef):
     header = "edge_sdk/kernels/transpose.h"
     dtypes = None
 
+    def placed_inputs(self, node, g):
+        y = g.tensor(node.outputs[0])
+        axis = int(node.attrs["axis"]) % len(y.shape)
+        if int(np.prod(y.shape[:axis], dtype=np.int64)) != 1:
+            return None  # each input is strided in the output
+        slots, offset = [], 0
+        for i in node.inputs:
+            slots.append(offset if i else None)
+            offset += g.tensor(i).nbytes if i else 0
+        return slots
+
     def emit(self, node, g, e):
         y = g.tensor(node.outputs[0]).shape
         axis = int(node.attrs["axis"]) % len(y)
         outer = int(np.prod(y[:axis], dtype=np.int64))
         inner = int(np.prod(y[axis + 1:], dtype=np.int64))
+        item = g.tensor(node.outputs[0]).dtype.itemsize
         lines, offset = [], 0
         for i in node.inputs:
             if not i:
                 continue
             width = g.tensor(i).shape[axis] * inner
-            if width:
+            if width and e.plan.placed_at(i, node.outputs[0], offset * item):
+                lines.append(f"// {i} was written in place at element {offset}")
+            elif width:
                 lines.append(f"edge_sdk::copy_rows({e.ref(i)}, {e.ref(node.outputs[0])} + {offset}, "
                              f"{outer}, {width}, {width}, {y[axis] * inner});")
             offset += width

@@ -1,7 +1,9 @@
 """Greedy arena planner (as in TFLite Micro): place the largest buffer first,
 at the lowest offset that does not overlap any placed buffer alive at the same
 time.  Views (Reshape and friends) share their source's buffer; elementwise
-ops write in place over an input that dies at that node.
+ops write in place over an input that dies at that node; an op that only copies
+an input into a contiguous slice of its output (a channel Concat) has that input
+produced straight into the slice, so no copy runs.
 
 Storage classes:
   "const"  weights, emitted as const arrays
@@ -42,6 +44,12 @@ class ArenaPlan:
     copies: set[str] = field(default_factory=set)  # alias-op outputs that must be copied
     scratch: dict[int, str] = field(default_factory=dict)  # node index -> scratch key
     buffers: list[Buffer] = field(default_factory=list)
+    shift: dict[str, int] = field(default_factory=dict)  # tensor -> byte offset inside its root's memory
+
+    def placed_at(self, t: str, dest: str, byte_offset: int) -> bool:
+        """True if tensor `t` already lives `byte_offset` bytes into tensor `dest`."""
+        return (self.root.get(t, t) == self.root.get(dest, dest)
+                and self.shift.get(t, 0) == self.shift.get(dest, 0) + byte_offset)
 
     def describe(self) -> str:
         """ASCII picture of the plan: one line per buffer, its byte range and live node range."""
@@ -70,10 +78,19 @@ def plan_arena(g: ir.Graph) -> ArenaPlan:
             if t:
                 last_use[t] = i
 
+    shift: dict[str, int] = {}  # byte offset of a tensor inside its parent in `root`
+
     def find_root(t: str) -> str:
         while root.get(t, t) != t:
             t = root[t]
         return t
+
+    def total_shift(t: str) -> int:
+        s = 0
+        while root.get(t, t) != t:
+            s += shift.get(t, 0)
+            t = root[t]
+        return s
 
     # Decide views and in-place writes in program order.
     root_last: dict[str, int] = {}
@@ -94,8 +111,11 @@ def plan_arena(g: ir.Graph) -> ArenaPlan:
             r = find_root(src)
             same_size = g.tensor(src).nbytes == g.tensor(out).nbytes
             dies_here = max(root_last.get(r, -1), last_use.get(src, -1)) <= i
-            if storage.get(r) == "arena" and same_size and dies_here and not _read_later_by_alias(g, r, i, root, last_use):
-                root[out] = r
+            if storage.get(r) == "arena" and same_size and dies_here and not _read_later_by_alias(r, i, find_root, last_use):
+                root[out], shift[out] = r, total_shift(src)
+        slots = d.placed_inputs(n, g) if out and storage.get(out) == "arena" else None
+        if slots:
+            _place_inputs_in_output(g, n, slots, storage, root, shift, root_last, find_root)
         for t in list(n.inputs) + list(n.outputs):
             if t:
                 r = find_root(t)
@@ -127,12 +147,30 @@ def plan_arena(g: ir.Graph) -> ArenaPlan:
         placed.append(b)
     arena = max((b.offset + b.nbytes for b in placed), default=0)
     full_root = {t: find_root(t) for t in storage}
-    return ArenaPlan(arena, storage, full_root, {b.name: b.offset for b in placed}, copies, scratch, placed)
+    shifts = {t: total_shift(t) for t in storage if total_shift(t)}
+    return ArenaPlan(arena, storage, full_root, {b.name: b.offset for b in placed}, copies, scratch, placed, shifts)
 
 
-def _read_later_by_alias(g: ir.Graph, r: str, i: int, root: dict[str, str], last_use: dict[str, int]) -> bool:
+def _read_later_by_alias(r: str, i: int, find_root, last_use: dict[str, int]) -> bool:
     """True if another view of buffer `r` is still read after node i."""
-    for t, rr in root.items():
-        if rr == r and last_use.get(t, -1) > i:
-            return True
-    return False
+    return any(find_root(t) == r and last > i for t, last in last_use.items())
+
+
+def _place_inputs_in_output(g: ir.Graph, n: ir.Node, slots: list, storage: dict, root: dict,
+                            shift: dict, root_last: dict, find_root) -> None:
+    """Make each input that op `n` only copies into its output (at byte offset slots[k]) live
+    in that slice of the output instead: its producer then writes the bytes in place.
+
+    Only whole arena buffers move, to offsets that keep the planner's 64-byte alignment, and
+    never the same buffer twice (Concat(x, x) still copies)."""
+    out = n.outputs[0]
+    taken = {find_root(out)}
+    for t, off in zip(n.inputs, slots):
+        if not t or off is None or off % ALIGN:
+            continue
+        r = find_root(t)
+        if r in taken or storage.get(r) != "arena" or g.tensor(r).nbytes != g.tensor(t).nbytes:
+            continue
+        taken.add(r)
+        root[r], shift[r] = out, off
+        root_last[out] = max(root_last.get(out, -1), root_last.get(r, -1))
