@@ -38,6 +38,9 @@ CONV_CASES = [
     (32, 20, 6, 18, 3, 1, 1, [1, 1, 1, 1], 1, None),       # the same with a padded 3x3
     (200, 40, 5, 5, 1, 1, 1, [0, 0, 0, 0], 1, "Relu"),     # chunked reduction (64 + 64 + 64 + 8 channels)
     (144, 52, 7, 7, 1, 1, 1, [0, 0, 0, 0], 1, None),       # chunked, 7 vectors: tiles 3 + 2 + 2 on AVX2
+    (32, 24, 9, 36, 3, 1, 1, [0, 0, 0, 0], 1, "Relu"),    # wrapped rows: 34 outputs of 36 columns
+    (16, 9, 6, 55, 3, 1, 1, [1, 1, 1, 1], 1, "LeakyRelu"),  # wrapped, scalar activation stores
+    (8, 16, 2, 16, 3, 1, 1, [1, 1, 1, 1], 1, None),        # wrapped, 18-column rows, every vector split
     (3, 8, 20, 35, 3, 2, 1, [1, 1, 1, 1], 1, "Relu"),
     (3, 8, 21, 36, 7, 2, 1, [3, 3, 3, 3], 1, None),
     (4, 6, 17, 33, 3, 2, 1, [0, 1, 1, 0], 1, "Relu"),
@@ -66,6 +69,7 @@ CONV_CASES = [
 FUSE_CASES = [
     (3, 8, 16, 32, 3, 2, True),
     (3, 8, 17, 35, 3, 2, True),       # odd extent: the pool drops the last row/column
+    (16, 12, 12, 34, 3, 2, False),    # wrapped rows into the pre-pool chunk
     (8, 16, 12, 24, 5, 4, True),
     (4, 6, 9, 18, 3, 3, False),
     (4, 5, 8, 8, 3, 2, True),         # rows narrower than a vector (im2col path)

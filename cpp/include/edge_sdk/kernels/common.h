@@ -8,6 +8,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define EDGE_RESTRICT __restrict__
 #define EDGE_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -46,8 +50,35 @@ EDGE_ALWAYS_INLINE vfloat vload(const float* p) {
 EDGE_ALWAYS_INLINE void vstore(float* p, vfloat v) { std::memcpy(p, &v, sizeof(v)); }
 // x - (+0) is exactly x for every x (x + 0 is not, for -0), so this folds to a broadcast.
 EDGE_ALWAYS_INLINE vfloat vsplat(float x) { return x - vfloat{}; }
+
+// Lanes [lo, hi) of v to p[lo], ..., p[hi - 1]; the other lanes' addresses are not touched.
+EDGE_ALWAYS_INLINE void vstore_lanes(float* p, vfloat v, int lo, int hi) {
+#if defined(__AVX512F__)
+  const __mmask16 m = static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+  _mm512_mask_storeu_ps(p, m, reinterpret_cast<__m512>(v));
+#else
+  for (int l = lo; l < hi; ++l) p[l] = v[l];
+#endif
+}
+// Lanes [0, n) of v loaded from p[0], ..., p[n - 1] and the rest `fill`; nothing past p[n - 1] is read.
+EDGE_ALWAYS_INLINE vfloat vload_lanes(const float* p, int n, float fill) {
+#if defined(__AVX512F__)
+  const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
+  return reinterpret_cast<vfloat>(_mm512_mask_loadu_ps(_mm512_set1_ps(fill), m, p));
+#else
+  vfloat v = vsplat(fill);
+  for (int l = 0; l < n; ++l) v[l] = p[l];
+  return v;
+#endif
+}
 typedef int32_t vint __attribute__((vector_size(kVL * sizeof(int32_t))));
 
+// max(m, v) with the portable MaxPool's rule: v replaces m if greater or NaN.
+EDGE_ALWAYS_INLINE vfloat vmax_nan(vfloat m, vfloat v) {
+  const vint take = (v > m) | (v != v);
+  return reinterpret_cast<vfloat>((reinterpret_cast<vint>(v) & take) | (reinterpret_cast<vint>(m) & ~take));
+}
+EDGE_ALWAYS_INLINE float max_nan(float m, float v) { return (v > m || v != v) ? v : m; }
 
 // Activation fused into a kernel's epilogue (see passes/fuse_activation.py).
 enum class Act : int { None = 0, Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Silu };

@@ -8,6 +8,8 @@
 // 16-register targets) broadcasts its weights per k from one cache line.  The input is first copied into a zero-padded
 // buffer when the conv pads, so no inner loop has a bounds check.  X is read
 //   A) directly from input rows when stride_w == 1 and rows are wide (no copy), or
+//      with stride 1 and rows just past a vector multiple, "wrapped": the plane read as one
+//      long row, a vector spanning a row end (its lanes past w_out are never stored), or
 //   B) from a small im2col panel [k][NR] gathered per tile of flattened pixels.
 // The epilogue applies bias, the fused activation, an optional per-channel affine
 // (a BatchNormalization after the activation) and an optional fused MaxPool whose
@@ -85,9 +87,30 @@ EDGE_ALWAYS_INLINE void micro(const float* EDGE_RESTRICT w, const float* EDGE_RE
   }
 }
 
+// Wrapped rows: the vector at flat position q of a plane read with row stride ROW, of which
+// the first W columns are outputs, into dst (row stride W).  ROW >= kVL - 1, so a vector
+// spans at most two rows.
+template <int ROW, int W>
+EDGE_ALWAYS_INLINE void vstore_wrapped(float* dst, int q, vfloat x) {
+  const int r = q / ROW, c = q % ROW;
+  const int l1 = ROW - c;  // first lane in row r + 1
+  if (c + kVL <= W) {
+    vstore(dst + r * W + c, x);
+    return;
+  }
+  if (c < W) vstore_lanes(dst + r * W + c, x, 0, W - c);
+  if (l1 < kVL) vstore_lanes(dst + (r + 1) * W - l1, x, l1, l1 + W < kVL ? l1 + W : kVL);
+}
+
+template <int ROW, int W>
+EDGE_ALWAYS_INLINE void store_wrapped(float* dst, int q, float x) {
+  if (q % ROW < W) dst[q / ROW * W + q % ROW] = x;
+}
+
 // Bias, activation, affine; store `rows` channels x `np` pixels (np <= NV*kVL), vector v
-// of the tile at dst + doff[v] (doff == nullptr: the vectors are consecutive).
-template <const ConvFastParams& P, int MR, int NV>
+// of the tile at dst + doff[v] (doff == nullptr: the vectors are consecutive; WRAP: doff[v]
+// is a wrapped-rows position, see vstore_wrapped).
+template <const ConvFastParams& P, int MR, int NV, int WRAP = 0>
 EDGE_ALWAYS_INLINE void epilogue(vfloat (&acc)[MR][NV], int oc, int rows, int np, const float* bias,
                                  const float* scale, const float* shift, float* dst, ptrdiff_t cstride,
                                  const int* doff) {
@@ -100,7 +123,10 @@ EDGE_ALWAYS_INLINE void epilogue(vfloat (&acc)[MR][NV], int oc, int rows, int np
         for (int v = 0; v < NV; ++v) {
           vfloat x = activate_vec<P.act>(acc[r][v] + bv, P.act_alpha, P.act_beta);
           if constexpr (P.post_affine) x = x * vsplat(scale[oc + r]) + vsplat(shift[oc + r]);
-          vstore(d + (doff ? doff[v] : v * kVL), x);
+          if constexpr (WRAP > 0)
+            vstore_wrapped<WRAP, P.w_out>(d, doff[v], x);
+          else
+            vstore(d + (doff ? doff[v] : v * kVL), x);
         }
       }
       return;
@@ -125,7 +151,10 @@ EDGE_ALWAYS_INLINE void epilogue(vfloat (&acc)[MR][NV], int oc, int rows, int np
         for (int l = 0; l < kVL; ++l) {
           float x = activate<P.act>(tmp[r][v * kVL + l] + bv, P.act_alpha, P.act_beta);
           if constexpr (P.post_affine) x = x * sc + sh;
-          dv[l] = x;
+          if constexpr (WRAP > 0)
+            store_wrapped<WRAP, P.w_out>(d, doff[v] + l, x);
+          else
+            dv[l] = x;
         }
       }
     } else if (np == NR) {
@@ -161,6 +190,12 @@ struct Geometry {
   static constexpr int pad_floats = P.padded ? round16(P.c_in * plane_p) : 0;
   static constexpr int panel_floats = direct ? 0 : round16(K * (P.whole_panel ? pixels + 15 : NR));
   static constexpr int chunk_rows = P.pool_k_h ? P.pool_rows * P.pool_s_h : 0;
+  // Wrapped rows (path A, stride 1): vectors run along the plane read as one long row,
+  // when that computes fewer lanes than whole vectors per row (a 34-wide row: 36 lanes
+  // with its two border columns, against 48).
+  static constexpr int vpr = (P.w_out + kVL - 1) / kVL;
+  static constexpr bool wrapped = direct && P.stride_h == 1 && P.stride_w == 1 && kchunk == cin_g &&
+                                  row >= kVL - 1 && row < vpr * kVL && K >= 64;
 };
 
 // One padded row: input row `sr` (nullptr: a padding row) into `r`, its columns split into
@@ -229,8 +264,10 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
       // The rows are cut into vectors of kVL columns (a row's last vector shifted back to
       // end at w_out, recomputing a few outputs); a tile is any NV of them, across rows,
       // so narrow rows still fill the micro-kernel.  The last tile may be narrower.
-      constexpr int vpr = (P.w_out + kVL - 1) / kVL;
-      const int total = nrows * vpr;
+      constexpr int vpr = G::vpr;
+      // Wrapped: flat positions q = r * row + c of the nrows rows, up to the last output.
+      const int flat_len = (nrows - 1) * G::row + P.w_out;
+      const int total = G::wrapped ? (flat_len + kVL - 1) / kVL : nrows * vpr;
       // Input channels [ic0, ic0 + KCH) of a tile: a chunk after the first adds the partial
       // sums kept in dst, only the last applies the epilogue (KCH == cin_g: one chunk).
       auto tile = [&](int t0, auto nv_c, int bk0, int bk1, int ic0, auto kch_c) {
@@ -240,6 +277,12 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
         int xoff[V], doff[V];
         for (int v = 0; v < V; ++v) {
           const int idx = t0 + v;
+          if constexpr (G::wrapped) {
+            const int q = idx * kVL + kVL <= flat_len ? idx * kVL : flat_len - kVL;  // the last ends at the last output
+            xoff[v] = oh0 * G::row + q;
+            doff[v] = q;
+            continue;
+          }
           const int r = idx / vpr;
           int c = (idx % vpr) * kVL;
           if (c + kVL > P.w_out) c = P.w_out - kVL;
@@ -257,7 +300,8 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
               for (int r = 0; r < rows; ++r)
                 for (int v = 0; v < V; ++v) acc[r][v] += vload(dst + (oc_g + oc + r) * cstride + doff[v]);
             if (last) {
-              epilogue<P, TR, V>(acc, oc_g + oc, rows, V * kVL, bias, scale, shift, dst, cstride, doff);
+              epilogue<P, TR, V, G::wrapped ? G::row : 0>(acc, oc_g + oc, rows, V * kVL, bias, scale, shift, dst,
+                                                          cstride, doff);
             } else {
               for (int r = 0; r < rows; ++r)
                 for (int v = 0; v < V; ++v) vstore(dst + (oc_g + oc + r) * cstride + doff[v], acc[r][v]);
@@ -424,6 +468,33 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
   }
 }
 
+// One pooled row of the fused MaxPool from the pre-pool rows at `rows` (row stride w_out).
+// The common 2-wide, stride-2 window runs a vector of outputs at a time (even and odd
+// columns split by one shuffle; a row's last vector shifted back to end at pool_w_out).
+template <const ConvFastParams& P>
+inline void pool_row(const float* EDGE_RESTRICT rows, float* EDGE_RESTRICT o) {
+  int pc = 0;
+  if constexpr (P.pool_k_w == 2 && P.pool_s_w == 2 && P.pool_w_out >= kVL) {
+    for (int pc0 = 0; pc0 < P.pool_w_out; pc0 += kVL) {
+      const int at = pc0 + kVL <= P.pool_w_out ? pc0 : P.pool_w_out - kVL;
+      vfloat m = vsplat(-INFINITY);
+      for (int i = 0; i < P.pool_k_h; ++i) {
+        vfloat e, d;
+        vdeinterleave2(rows + i * P.w_out + 2 * at, e, d);  // columns 2 pc and 2 pc + 1
+        m = vmax_nan(vmax_nan(m, e), d);
+      }
+      vstore(o + at, m);
+    }
+    pc = P.pool_w_out;
+  }
+  for (; pc < P.pool_w_out; ++pc) {
+    float m = -INFINITY;
+    for (int i = 0; i < P.pool_k_h; ++i)
+      for (int j = 0; j < P.pool_k_w; ++j) m = max_nan(m, rows[i * P.w_out + pc * P.pool_s_w + j]);
+    o[pc] = m;
+  }
+}
+
 }  // namespace conv_detail
 
 // Scratch floats the fast conv needs on this target (the compiler reserves an upper bound).
@@ -478,18 +549,9 @@ inline void conv_gemm_rows(const float* EDGE_RESTRICT src, const float* EDGE_RES
                                 (prn - 1) * P.pool_s_h + P.pool_k_h, panel);
       for (int c = 0; c < P.c_out; ++c) {
         const float* cb = rows_buf + c * cs;
-        for (int pr = 0; pr < prn; ++pr) {
-          float* o = out + static_cast<size_t>(c) * pplane + static_cast<size_t>(pr0 + pr) * P.pool_w_out;
-          for (int pc = 0; pc < P.pool_w_out; ++pc) {
-            float m = -INFINITY;
-            for (int i = 0; i < P.pool_k_h; ++i)
-              for (int j = 0; j < P.pool_k_w; ++j) {
-                const float v = cb[(pr * P.pool_s_h + i) * P.w_out + pc * P.pool_s_w + j];
-                m = (v > m || v != v) ? v : m;
-              }
-            o[pc] = m;
-          }
-        }
+        for (int pr = 0; pr < prn; ++pr)
+          conv_detail::pool_row<P>(cb + pr * P.pool_s_h * P.w_out,
+                                   out + static_cast<size_t>(c) * pplane + static_cast<size_t>(pr0 + pr) * P.pool_w_out);
       }
     }
   }

@@ -27,13 +27,6 @@ struct RowGeometry {
   static constexpr int x1 = span < P.pad_left + P.w_in ? span : P.pad_left + P.w_in;
 };
 
-// max(m, v) with the portable kernel's rule: v replaces m if greater or NaN.
-EDGE_ALWAYS_INLINE vfloat vmax_nan(vfloat m, vfloat v) {
-  const vint take = (v > m) | (v != v);
-  return reinterpret_cast<vfloat>((reinterpret_cast<vint>(v) & take) | (reinterpret_cast<vint>(m) & ~take));
-}
-EDGE_ALWAYS_INLINE float max_nan(float m, float v) { return (v > m || v != v) ? v : m; }
-
 }  // namespace pool_detail
 
 template <const PoolParams& P>
@@ -45,8 +38,6 @@ constexpr int max_pool_scratch_floats() {
 template <const PoolParams& P>
 inline void max_pool_fast_f32(const float* EDGE_RESTRICT in, float* EDGE_RESTRICT out, float* EDGE_RESTRICT scratch) {
   using R = pool_detail::RowGeometry<P>;
-  using pool_detail::max_nan;
-  using pool_detail::vmax_nan;
   constexpr int S = R::S;
   float* col = scratch;
   float* ph = S == 1 ? scratch : scratch + R::row;
@@ -66,7 +57,8 @@ inline void max_pool_fast_f32(const float* EDGE_RESTRICT in, float* EDGE_RESTRIC
         const float* src = ip + static_cast<size_t>(ih) * P.w_in;  // row column x - x0
         int x = R::x0;
         for (; x + kVL <= R::x1; x += kVL) vstore(col + x, vmax_nan(vload(col + x), vload(src + (x - R::x0))));
-        for (; x < R::x1; ++x) col[x] = max_nan(col[x], src[x - R::x0]);
+        if (x < R::x1)  // the tail: lanes past the input row read as -inf (col has a vector of slack)
+          vstore(col + x, vmax_nan(vload(col + x), vload_lanes(src + (x - R::x0), R::x1 - x, -INFINITY)));
       }
       if constexpr (S == 2) {
         for (int j = 0; 2 * j < R::span; j += kVL) {  // reads stay inside col (row = 2 * ws)
@@ -97,9 +89,13 @@ inline void max_pool_fast_f32(const float* EDGE_RESTRICT in, float* EDGE_RESTRIC
             continue;
           }
         }
+        if constexpr (vector_act(P.act)) {
+          vstore_lanes(orow + ow, m, 0, n);  // a row narrower than a vector
+          continue;
+        }
         alignas(64) float tmp[kVL];
         vstore(tmp, m);
-        for (int j = 0; j < n; ++j) orow[ow + j] = vector_act(P.act) ? tmp[j] : activate<P.act>(tmp[j], P.act_alpha, P.act_beta);
+        for (int j = 0; j < n; ++j) orow[ow + j] = activate<P.act>(tmp[j], P.act_alpha, P.act_beta);
       }
     }
   }
