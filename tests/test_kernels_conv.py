@@ -41,6 +41,8 @@ CONV_CASES = [
     (32, 24, 9, 36, 3, 1, 1, [0, 0, 0, 0], 1, "Relu"),    # wrapped rows: 34 outputs of 36 columns
     (16, 9, 6, 55, 3, 1, 1, [1, 1, 1, 1], 1, "LeakyRelu"),  # wrapped, scalar activation stores
     (8, 16, 2, 16, 3, 1, 1, [1, 1, 1, 1], 1, None),        # wrapped, 18-column rows, every vector split
+    (64, 20, 6, 13, 3, 1, 1, [1, 1, 1, 1], 1, "Relu"),     # wrapped rows narrower than a vector (15 columns)
+    (48, 9, 2, 14, 3, 1, 1, [1, 1, 1, 1], 1, "HardSigmoid"),  # the same, two rows, scalar activation
     (3, 8, 20, 35, 3, 2, 1, [1, 1, 1, 1], 1, "Relu"),
     (3, 8, 21, 36, 7, 2, 1, [3, 3, 3, 3], 1, None),
     (4, 6, 17, 33, 3, 2, 1, [0, 1, 1, 0], 1, "Relu"),

@@ -174,8 +174,16 @@ struct Geometry {
   static constexpr int blocks = (cout_g + MR - 1) / MR;
   static constexpr int row = P.stride_w * P.ws;  // floats per input row
   static constexpr int plane_p = P.hp * row;
-  // Path A (direct rows) needs rows at least one vector wide.
-  static constexpr bool direct = P.w_out >= kVL;
+  // Wrapped rows (path A, stride 1): vectors run along the plane read as one long row,
+  // a vector spanning a row end (row >= kVL - 1: at most two rows).  Rows narrower than a
+  // vector (13 x 13: 193 lanes, no im2col copy) run wrapped when there are at least two
+  // (a thread part or a fused pool chunk has that many too) and the reduction is long
+  // enough for the split stores not to matter.
+  static constexpr bool wrap_ok = P.stride_h == 1 && P.stride_w == 1 && row >= kVL - 1 &&
+                                  K >= 64 && P.k_h * P.k_w > 1;
+  static constexpr bool narrow_wrap = wrap_ok && P.w_out < kVL && P.h_out >= 2 && P.pool_k_h == 0;
+  // Path A (direct rows) needs rows at least one vector wide, or wrapped.
+  static constexpr bool direct = P.w_out >= kVL || narrow_wrap;
   // Pixels one pass covers: a row (A), or the plane / pooled chunk (B); tiles no wider than that.
   static constexpr int pixels = (P.pool_k_h ? P.pool_rows * P.pool_s_h : P.h_out) * P.w_out;
   static constexpr int nv_pix = (pixels + kVL - 1) / kVL;
@@ -190,12 +198,10 @@ struct Geometry {
   static constexpr int pad_floats = P.padded ? round16(P.c_in * plane_p) : 0;
   static constexpr int panel_floats = direct ? 0 : round16(K * (P.whole_panel ? pixels + 15 : NR));
   static constexpr int chunk_rows = P.pool_k_h ? P.pool_rows * P.pool_s_h : 0;
-  // Wrapped rows (path A, stride 1): vectors run along the plane read as one long row,
-  // when that computes fewer lanes than whole vectors per row (a 34-wide row: 36 lanes
-  // with its two border columns, against 48).
+  // Rows a vector wide or more run wrapped when that computes fewer lanes than whole
+  // vectors per row (a 34-wide row: 36 lanes with its two border columns, against 48).
   static constexpr int vpr = (P.w_out + kVL - 1) / kVL;
-  static constexpr bool wrapped = direct && P.stride_h == 1 && P.stride_w == 1 && kchunk == cin_g &&
-                                  row >= kVL - 1 && row < vpr * kVL && K >= 64;
+  static constexpr bool wrapped = narrow_wrap || (wrap_ok && direct && kchunk == cin_g && row < vpr * kVL);
 };
 
 // One padded row: input row `sr` (nullptr: a padding row) into `r`, its columns split into
