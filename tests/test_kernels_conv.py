@@ -43,6 +43,10 @@ CONV_CASES = [
     (8, 16, 2, 16, 3, 1, 1, [1, 1, 1, 1], 1, None),        # wrapped, 18-column rows, every vector split
     (64, 20, 6, 13, 3, 1, 1, [1, 1, 1, 1], 1, "Relu"),     # wrapped rows narrower than a vector (15 columns)
     (48, 9, 2, 14, 3, 1, 1, [1, 1, 1, 1], 1, "HardSigmoid"),  # the same, two rows, scalar activation
+    (64, 40, 7, 7, 3, 1, 1, [1, 1, 1, 1], 1, "Relu"),     # channels in the lanes (conv_chan.h), 40 = 2.5 blocks
+    (32, 80, 9, 11, 3, 2, 1, [1, 1, 1, 1], 1, "LeakyRelu"),  # the same, stride 2, scalar activation, 5 blocks
+    (160, 48, 7, 7, 1, 1, 1, [0, 0, 0, 0], 1, None),       # the same, a flat 1x1 (reduction in 3 chunks)
+    (24, 16, 6, 13, 3, 1, 2, [2, 2, 2, 2], 1, "Relu"),     # the same, dilated, one block
     (3, 8, 20, 35, 3, 2, 1, [1, 1, 1, 1], 1, "Relu"),
     (3, 8, 21, 36, 7, 2, 1, [3, 3, 3, 3], 1, None),
     (4, 6, 17, 33, 3, 2, 1, [0, 1, 1, 0], 1, "Relu"),
@@ -72,6 +76,7 @@ FUSE_CASES = [
     (3, 8, 16, 32, 3, 2, True),
     (3, 8, 17, 35, 3, 2, True),       # odd extent: the pool drops the last row/column
     (16, 12, 12, 34, 3, 2, False),    # wrapped rows into the pre-pool chunk
+    (32, 32, 7, 7, 3, 0, True),       # channels in the lanes with the affine (conv_chan.h)
     (8, 16, 12, 24, 5, 4, True),
     (4, 6, 9, 18, 3, 3, False),
     (4, 5, 8, 8, 3, 2, True),         # rows narrower than a vector (im2col path)
@@ -155,7 +160,7 @@ def test_conv_fast_matches_portable_and_ort(save, tmp_path, monkeypatch):
     model = _model(CONV_CASES, _conv_node, lambda c: [1, c[0], c[2], c[3]])
     path, fast, portable = _compile_both(save, tmp_path, monkeypatch, model, "convs")
     src = (fast.dir / f"{fast.manifest['prefix']}.cpp").read_text()
-    assert "conv2d_gemm_f32" in src and "conv2d_dw_f32" in src  # the fast paths really ran
+    assert "conv2d_gemm_f32" in src and "conv2d_dw_f32" in src and "conv2d_chan_f32" in src  # the fast paths really ran
     assert "conv2d_gemm_f32" not in (portable.dir / f"{portable.manifest['prefix']}.cpp").read_text()
     _check(path, model, fast, portable)
 

@@ -86,6 +86,41 @@ def pick_mr(cout_g: int) -> int:
     return 8 if cout_g >= 8 else 4 if cout_g >= 4 else 2 if cout_g >= 2 else 1
 
 
+CHANNEL_BLOCK = 16  # conv_chan.h: output channels per weight block (packed_mr 16 selects that kernel)
+
+
+def pixel_lane_use(geo: dict, vl: int = MAX_VL) -> float:
+    """Share of the vector lanes conv_fast.h's pixel-vectorised paths fill with real outputs
+    (rows cut into vectors, or a stride-1 plane read as one wrapped row, or flat)."""
+    h, w = geo["h_out"], geo["w_out"]
+    pixels = h * w
+
+    def up(n):
+        return -(-n // vl) * vl
+    pads = geo["pad_top"] + geo["pad_left"] + geo["pad_bottom"] + geo["pad_right"]
+    if geo["k_h"] == geo["k_w"] == 1 and geo["stride_h"] == geo["stride_w"] == 1 and not pads:
+        return pixels / up(pixels)  # a 1x1 reads the plane as one row
+    row = geo["w_in"] + geo["pad_left"] + geo["pad_right"]
+    k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
+    wrap = (geo["stride_h"] == geo["stride_w"] == 1 and row >= vl - 1 and k >= 64 and h >= 2
+            and geo["k_h"] * geo["k_w"] > 1)
+    if w < vl:  # wrapped rows, or an im2col panel (which also costs the copy)
+        return pixels / up((h - 1) * row + w) if wrap else pixels / up(pixels) * 0.9
+    lanes = h * up(w)
+    if wrap:
+        lanes = min(lanes, up((h - 1) * row + w))
+    return pixels / lanes
+
+
+def channel_vectors_pay(geo: dict, attrs: dict) -> bool:
+    """Run conv_chan.h (output channels in the lanes) instead of conv_fast.h: small planes
+    that leave a tenth or more of the pixel lanes empty, with a reduction long enough to
+    hide the per-lane final stores (ResNet-18's 7x7 and 14x14 layers, MobileNetV2's 7x7 1x1s)."""
+    k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
+    return (geo["groups"] == 1 and "fused_pool" not in attrs and geo["c_out"] >= CHANNEL_BLOCK and k >= 128
+            and pixel_lane_use(geo) < 0.9)
+
+
 def nv_max(mr: int) -> int:
     """Vectors per micro-tile on a 32-register target (conv_fast.h nv_for)."""
     return 3 if mr >= 8 else 4 if mr >= 4 else 6 if mr >= 2 else 8
@@ -141,8 +176,8 @@ class Conv(OpDef):
 
     def row_parts(self, node, g, threads):
         ff = self._fast_fields(node, g)
-        if ff is None or ff[1]["depthwise"] or ff[1]["n"] != 1:
-            return 0
+        if ff is None or ff[1]["depthwise"] or ff[1]["n"] != 1 or ff[1]["chan"]:
+            return 0  # conv_chan.h layers split by output channels (channel_split)
         geo = ff[1]
         rows = g.tensor(node.outputs[0]).shape[2] if geo["pool"][0] else geo["h_out"]  # 1 for a flat 1x1
         return min(threads, rows // 2)
@@ -185,7 +220,9 @@ class Conv(OpDef):
         # Small planes are packed whole so that each weight block is read once for all tiles.
         whole = 4 * k * (pixels + 15) <= WHOLE_PANEL_BYTES and geo["w_out"] < MAX_VL
         fields.append(("whole_panel", whole))
-        return fields, dict(geo, hp=hp, wp=wp, ws=ws, padded=padded, whole=whole, pixels=pixels, depthwise=dw, pool=pool, prow=prow)
+        chan = int(a.get("packed_mr", 1)) == CHANNEL_BLOCK
+        return fields, dict(geo, hp=hp, wp=wp, ws=ws, padded=padded, whole=whole, pixels=pixels, depthwise=dw, pool=pool,
+                            prow=prow, chan=chan)
 
     def scratch_bytes(self, node, g):
         ff = self._fast_fields(node, g)
@@ -195,9 +232,12 @@ class Conv(OpDef):
         if geo["depthwise"]:
             return 4 * (geo["hp"] * geo["stride_w"] * geo["ws"] + 2 * MAX_VL)  # slack: whole-vector reads
         mr = int(node.attrs["packed_mr"])
+        pad = _r16(geo["c_in"] * geo["hp"] * geo["stride_w"] * geo["ws"]) if geo["padded"] else 0
+        if geo["chan"]:  # conv_chan.h: the padded input, then partial sums [pixel][at most 64 channels]
+            return 4 * (pad + _r16(geo["h_out"] * geo["w_out"] * 4 * MAX_VL))
         cin_g = geo["c_in"] // geo["groups"]
         k = cin_g * geo["k_h"] * geo["k_w"]
-        floats = (_r16(geo["c_in"] * geo["hp"] * geo["stride_w"] * geo["ws"]) if geo["padded"] else 0)
+        floats = pad
         part = _r16(k * ((geo["pixels"] + 15) if geo["whole"] else nv_max(mr) * MAX_VL))
         if geo["pool"][0]:
             part += geo["c_out"] * geo["prow"] * geo["pool"][2] * geo["w_out"]
@@ -219,6 +259,10 @@ class Conv(OpDef):
         if geo["depthwise"]:
             return f"edge_sdk::conv2d_dw_f32<{p}>({', '.join(ins)}, {out}, {scratch});"
         args = f"{', '.join(ins)}, {e.ref(node.input(3))}, {e.ref(node.input(4))}, {out}, {scratch}"
+        if geo["chan"]:
+            e.headers.add("edge_sdk/kernels/conv_chan.h")
+            return (f"static_assert(edge_sdk::conv_chan_scratch_floats<{p}>() * 4 <= {self.scratch_bytes(node, g)}, "
+                    f"\"conv scratch\");\nedge_sdk::conv2d_chan_f32<{p}>({args});")
         parts = int(node.attrs.get("thread_rows", 1))
         if parts > 1:  # the input padded once (its rows shared out), then the output rows shared out
             need = f"(edge_sdk::conv_gemm_scratch_floats<{p}>() + {parts - 1} * edge_sdk::conv_gemm_part_floats<{p}>())"

@@ -5,6 +5,8 @@ the weights of MR consecutive output channels from one place.  This pass turns
 OIHW weights into [group][oc block][k][MR] (output channels padded with zeros
 to a multiple of MR) once, at compile time, as a new constant tensor.  The
 node keeps the ONNX shape in attrs["weight_shape"] and MR in attrs["packed_mr"].
+Small planes with long reductions get MR = 16, which selects conv_chan.h (output
+channels in the vector lanes; ops/conv.py channel_vectors_pay).
 Depthwise convolutions keep OIHW (their kernel reads one filter per channel).
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ir
-from ..ops.conv import conv_geometry, fast_kernels_enabled, is_depthwise, pick_mr
+from ..ops.conv import CHANNEL_BLOCK, channel_vectors_pay, conv_geometry, fast_kernels_enabled, is_depthwise, pick_mr
 
 
 def pack_oihw(w: np.ndarray, groups: int, mr: int) -> np.ndarray:
@@ -38,7 +40,7 @@ def pack_conv_weights(g: ir.Graph) -> ir.Graph:
         geo = conv_geometry(n, g, n.attrs)
         if is_depthwise(geo) or geo["c_out"] % geo["groups"] or geo["c_in"] % geo["groups"]:
             continue
-        mr = pick_mr(geo["c_out"] // geo["groups"])
+        mr = CHANNEL_BLOCK if channel_vectors_pay(geo, n.attrs) else pick_mr(geo["c_out"] // geo["groups"])
         packed = pack_oihw(w.reshape(w.shape[0], -1), geo["groups"], mr)
         name = n.inputs[1] + f"_packed{mr}"
         while name in g.tensors:
