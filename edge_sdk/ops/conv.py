@@ -114,11 +114,11 @@ def pixel_lane_use(geo: dict, vl: int = MAX_VL) -> float:
 
 def channel_vectors_pay(geo: dict, attrs: dict) -> bool:
     """Run conv_chan.h (output channels in the lanes) instead of conv_fast.h: small planes
-    that leave a tenth or more of the pixel lanes empty, with a reduction long enough to
+    that leave a twentieth or more of the pixel lanes empty, with a reduction long enough to
     hide the per-lane final stores (ResNet-18's 7x7 and 14x14 layers, MobileNetV2's 7x7 1x1s)."""
     k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
     return (geo["groups"] == 1 and "fused_pool" not in attrs and geo["c_out"] >= CHANNEL_BLOCK and k >= 128
-            and pixel_lane_use(geo) < 0.9)
+            and pixel_lane_use(geo) < 0.95)
 
 
 def nv_max(mr: int) -> int:

@@ -627,11 +627,9 @@ inline void conv2d_dw_f32(const float* EDGE_RESTRICT in, const float* EDGE_RESTR
               acc += wv[kh * P.k_w + kw] *
                      vload(irow + kh * P.dil_h * row + conv_detail::col_off<P.stride_w, P.dil_w, P.ws>(kw) + ow);
           const int n = P.w_out - ow < kVL ? P.w_out - ow : kVL;
-          if constexpr (vector_act(P.act)) {
-            if (n == kVL) {  // a whole vector: activation in the register, one store
-              vstore(orow + ow, activate_vec<P.act>(acc, P.act_alpha, P.act_beta));
-              continue;
-            }
+          if constexpr (vector_act(P.act)) {  // activation in the register, one (masked) store
+            vstore_lanes(orow + ow, activate_vec<P.act>(acc, P.act_alpha, P.act_beta), 0, n);
+            continue;
           }
           alignas(64) float tmp[kVL];
           vstore(tmp, acc);
