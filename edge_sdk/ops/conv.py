@@ -237,11 +237,10 @@ class Conv(OpDef):
             return 4 * (pad + _r16(geo["h_out"] * geo["w_out"] * 4 * MAX_VL))
         cin_g = geo["c_in"] // geo["groups"]
         k = cin_g * geo["k_h"] * geo["k_w"]
-        floats = pad
         part = _r16(k * ((geo["pixels"] + 15) if geo["whole"] else nv_max(mr) * MAX_VL))
         if geo["pool"][0]:
             part += geo["c_out"] * geo["prow"] * geo["pool"][2] * geo["w_out"]
-        return 4 * (floats + part * int(node.attrs.get("thread_rows", 1)))  # each thread part has its own panel
+        return 4 * (pad + part * int(node.attrs.get("thread_rows", 1)))  # each thread part has its own panel
 
     def emit(self, node, g, e):
         ff = self._fast_fields(node, g)

@@ -720,7 +720,7 @@ class QConcat(OpDef):
         for t in node.inputs:
             inner = int(np.prod(g.tensor(t).shape[axis:], dtype=np.int64))
             sx, zx = qparams(g, t)
-            if outer == 1 and e.plan.placed_at(t, node.outputs[0], offset):
+            if e.plan.placed_at(t, node.outputs[0], offset):  # placed_inputs: the planner moved it there
                 lines.append(f"// {t} was written in place at byte {offset}")
                 offset += inner
                 continue

@@ -111,7 +111,8 @@ def plan_arena(g: ir.Graph) -> ArenaPlan:
             r = find_root(src)
             same_size = g.tensor(src).nbytes == g.tensor(out).nbytes
             dies_here = max(root_last.get(r, -1), last_use.get(src, -1)) <= i
-            if storage.get(r) == "arena" and same_size and dies_here and not _read_later_by_alias(r, i, find_root, last_use):
+            if (storage.get(r) == "arena" and same_size and dies_here
+                    and not _read_later_by_alias(r, i, root, find_root, last_use)):
                 root[out], shift[out] = r, total_shift(src)
         slots = d.placed_inputs(n, g) if out and storage.get(out) == "arena" else None
         if slots:
@@ -147,13 +148,13 @@ def plan_arena(g: ir.Graph) -> ArenaPlan:
         placed.append(b)
     arena = max((b.offset + b.nbytes for b in placed), default=0)
     full_root = {t: find_root(t) for t in storage}
-    shifts = {t: total_shift(t) for t in storage if total_shift(t)}
+    shifts = {t: s for t in storage if (s := total_shift(t))}
     return ArenaPlan(arena, storage, full_root, {b.name: b.offset for b in placed}, copies, scratch, placed, shifts)
 
 
-def _read_later_by_alias(r: str, i: int, find_root, last_use: dict[str, int]) -> bool:
-    """True if another view of buffer `r` is still read after node i."""
-    return any(find_root(t) == r and last > i for t, last in last_use.items())
+def _read_later_by_alias(r: str, i: int, root: dict[str, str], find_root, last_use: dict[str, int]) -> bool:
+    """True if another view of buffer `r` (a tensor placed in its memory) is still read after node i."""
+    return any(last_use.get(t, -1) > i and find_root(t) == r for t in root)
 
 
 def _place_inputs_in_output(g: ir.Graph, n: ir.Node, slots: list, storage: dict, root: dict,

@@ -38,12 +38,12 @@ struct Geometry {
   static constexpr int taps = P.k_h * P.k_w;
   static constexpr int K = P.c_in * taps;
   static constexpr int blocks = (P.c_out + kBlock - 1) / kBlock;
-  static constexpr int row = P.stride_w * P.ws;  // floats per (padded, phase-split) input row
-  static constexpr int plane_p = P.hp * row;
+  static constexpr int row = conv_detail::Geometry<P>::row;  // floats per (padded, phase-split) input row
+  static constexpr int plane_p = conv_detail::Geometry<P>::plane_p;
   static constexpr int pixels = P.h_out * P.w_out;
   // Input channels per reduction chunk: about 64 reduction steps (16 KiB of weights a group).
   static constexpr int ci_chunk = 64 / taps > 0 ? (64 / taps < P.c_in ? 64 / taps : P.c_in) : 1;
-  static constexpr int pad_floats = P.padded ? conv_detail::round16(P.c_in * plane_p) : 0;
+  static constexpr int pad_floats = conv_detail::Geometry<P>::pad_floats;  // the same padded copy
   static constexpr int acc_floats = conv_detail::round16(pixels * kJV * kVL);
 };
 

@@ -202,6 +202,9 @@ struct Geometry {
   // vectors per row (a 34-wide row: 36 lanes with its two border columns, against 48).
   static constexpr int vpr = (P.w_out + kVL - 1) / kVL;
   static constexpr bool wrapped = narrow_wrap || (wrap_ok && direct && kchunk == cin_g && row < vpr * kVL);
+  // A wrapped tile's doff is a flat position, which only the epilogue understands: the
+  // reduction must be one chunk (no partial sums through dst).
+  static_assert(!wrapped || kchunk == cin_g, "wrapped rows reduce in one chunk");
 };
 
 // One padded row: input row `sr` (nullptr: a padding row) into `r`, its columns split into
