@@ -169,6 +169,7 @@ int main() {
   for (int it = 0; it < 100000; ++it) {
     int32_t m = it % 7 == 0 ? INT32_MIN : (it % 5 == 0 ? INT32_MAX : static_cast<int32_t>((1u << 30) + rng() % (1u << 30)));
     if (it % 11 == 0) m = 0;
+    if (it % 13 == 0) m = 1 << 30;  // the smallest multiplier: -1 * m is the rounding's boundary
     int shift = static_cast<int>(rng() % 40) - 31;
     if (shift > 8) shift = 8;
     const int32_t zp = static_cast<int32_t>(rng() % 256) - 128;
@@ -199,6 +200,15 @@ int main() {
     _mm512_store_si512(got, requantize_x16_lanes(_mm512_load_si512(xs), _mm512_load_si512(ms), _mm512_load_si512(rs),
                                                  zp, lo, hi));
     for (int i = 0; i < 16; ++i, ++n) bad += got[i] != requantize(xs[i], ms[i], -rs[i], zp, lo, hi);
+#else
+    // the AVX2 form unclamped, with the added zero point wrapping as int32 addition does
+    alignas(32) int32_t got[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(got),
+                       multiply_by_quantized_multiplier_add_x8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc)),
+                                                               m, shift, zp));
+    for (int i = 0; i < 8; ++i, ++n)
+      bad += got[i] != static_cast<int32_t>(static_cast<uint32_t>(multiply_by_quantized_multiplier(acc[i], m, shift)) +
+                                            static_cast<uint32_t>(zp));
 #endif
   }
   std::printf("%ld %ld %ld\n", bad, n, clamped);

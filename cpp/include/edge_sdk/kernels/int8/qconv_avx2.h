@@ -47,12 +47,21 @@ EDGE_Q8_INLINE void avx2_requant_store(const __m256i acc[2], int32_t m, int s, i
 // One tap of a block: t[px] = x[tap k] of the block's pixel px (int16), zp_in where the tap is padding,
 // 0 past the plane.  A block of 16 pixels inside one output row of a stride-1 conv reads 16
 // consecutive input bytes: one load and one sign extension where the window is inside the row.
+// A pointwise conv reads its plane as one row (MobileNet's 12x12, 6x6 and 3x3 1x1 layers would
+// otherwise gather every byte on its own).
 template <const QConvParams& P>
 EDGE_Q8_INLINE __m256i avx2_tap(const int8_t* in_g, int k, int count, const int* ih0, const int* iw0,
                                 bool one_row) {
   constexpr int KK = P.k_h * P.k_w;
   const int ic = k / KK, kh = k % KK / P.k_w, kw = k % P.k_w;
   const int8_t* ip = in_g + static_cast<size_t>(ic) * P.h_in * P.w_in;
+  if constexpr (pointwise<P>()) {  // the block's pixels are consecutive bytes of the flattened plane
+    const int8_t* src = ip + ih0[0] * P.w_in + iw0[0];
+    if (count == kAvx2Pixels) return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
+    alignas(16) int8_t tail[kAvx2Pixels] = {};  // the plane's last block: lanes past it are never stored
+    for (int px = 0; px < count; ++px) tail[px] = src[px];
+    return _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
+  }
   if (one_row) {
     const int ih = ih0[0] + kh * P.dil_h, iw = iw0[0] + kw;
     if (static_cast<unsigned>(ih) < static_cast<unsigned>(P.h_in) && iw >= 0 && iw + kAvx2Pixels <= P.w_in)

@@ -105,9 +105,12 @@ EDGE_Q8_INLINE void store_s8_x16(int8_t* out, __mmask16 k, __m512i v) {
 }  // namespace edge_sdk
 #endif
 
-// AVX2 form (8 lanes), for x86 targets without AVX-512: the same arithmetic.  AVX2 has no
-// 64-bit arithmetic shift, but the quotient fits in 32 bits, so a logical shift of the
-// biased product gives its low 32 bits exactly.
+// AVX2 form (8 lanes), for x86 targets without AVX-512: the same one rounding of the 64-bit
+// product as the AVX-512 form above.  AVX2 has no 64-bit arithmetic shift, so the product is
+// biased by 2^62 (a multiple of every 2^(31 + r), and it keeps every sum non-negative: |ab| <=
+// 2^62) and shifted logically.  The quotient fits 32 bits, so its low half less the bias's own
+// quotient 2^(31 - r), taken mod 2^32, is exact.  About half the instructions of the two
+// separate roundings (doubling high multiply, then divide by 2^r) it replaced.
 #if defined(__AVX2__) && !defined(EDGE_SDK_KERNELS_PORTABLE)
 #define EDGE_Q8_HAVE_AVX2_REQUANT 1
 #include <immintrin.h>
@@ -115,36 +118,42 @@ EDGE_Q8_INLINE void store_s8_x16(int8_t* out, __mmask16 k, __m512i v) {
 namespace edge_sdk {
 namespace q8 {
 
-// SaturatingRoundingDoublingHighMul of the even 32-bit lanes of a by b; result in the low halves.
-EDGE_Q8_INLINE __m256i srdhm_even_x8(__m256i a, __m256i b) {
-  const __m256i zero = _mm256_setzero_si256();
-  const __m256i ab = _mm256_mul_epi32(a, b);
-  const __m256i neg = _mm256_cmpgt_epi64(zero, ab);
-  const __m256i v = _mm256_blendv_epi8(_mm256_add_epi64(ab, _mm256_set1_epi64x(int64_t{1} << 30)),
-                                       _mm256_add_epi64(ab, _mm256_set1_epi64x(1 - (int64_t{1} << 30))), neg);
-  const __m256i vneg = _mm256_cmpgt_epi64(zero, v);  // truncate toward zero: bias negatives by 2^31 - 1
-  const __m256i biased = _mm256_add_epi64(v, _mm256_and_si256(vneg, _mm256_set1_epi64x((int64_t{1} << 31) - 1)));
-  return _mm256_srli_epi64(biased, 31);
+// floor((ab + K + 2^62 - [ab < -2^30] * D) / 2^(31 + r)) mod 2^32 of the even 32-bit lanes of x
+// times those of m, in the low halves (K, D: rounding_x16 above).
+EDGE_Q8_INLINE __m256i scaled_even_x8(__m256i x, __m256i m, __m256i k, __m256i d, __m128i count) {
+  const __m256i ab = _mm256_mul_epi32(x, m);  // exact signed 64-bit products of the low halves
+  const __m256i neg = _mm256_cmpgt_epi64(_mm256_set1_epi64x(-(int64_t{1} << 30)), ab);
+  return _mm256_srl_epi64(_mm256_sub_epi64(_mm256_add_epi64(ab, k), _mm256_and_si256(neg, d)), count);
+}
+
+// multiply_by_quantized_multiplier() of 8 lanes, plus `add` (wrapping, as int32 addition does).
+EDGE_Q8_INLINE __m256i multiply_by_quantized_multiplier_add_x8(__m256i acc, int32_t multiplier, int shift,
+                                                               int32_t add) {
+  const int left = shift > 0 ? shift : 0;
+  const int right = shift > 0 ? 0 : -shift;
+  const __m256i x = _mm256_sll_epi32(acc, _mm_cvtsi32_si128(left));  // wraps like the scalar uint32 shift
+  const __m256i m = _mm256_set1_epi32(multiplier);
+  const __m256i k = _mm256_set1_epi64x((int64_t{1} << 62) + (int64_t{1} << 30) +
+                                       (right > 0 ? int64_t{1} << (30 + right) : 0));
+  const __m256i d = _mm256_set1_epi64x(right > 0 ? int64_t{1} << 31 : 0);
+  const __m128i count = _mm_cvtsi32_si128(31 + right);
+  const __m256i even = scaled_even_x8(x, m, k, d, count);
+  const __m256i odd = scaled_even_x8(_mm256_srli_epi64(x, 32), m, k, d, count);
+  const __m256i r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  const uint32_t unbias = uint32_t{1} << (31 - right);  // the 2^62 bias's quotient
+  if (multiplier == INT32_MIN && right == 0) {  // the doubling high multiply's one overflow
+    const __m256i sat = _mm256_cmpeq_epi32(x, _mm256_set1_epi32(INT32_MIN));
+    const __m256i v = _mm256_blendv_epi8(_mm256_sub_epi32(r, _mm256_set1_epi32(static_cast<int32_t>(unbias))),
+                                         _mm256_set1_epi32(INT32_MAX), sat);
+    return _mm256_add_epi32(v, _mm256_set1_epi32(add));
+  }
+  return _mm256_add_epi32(r, _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(add) - unbias)));
 }
 
 // requantize() of 8 lanes; int32 results already clamped to [lo, hi].
 EDGE_Q8_INLINE __m256i requantize_x8(__m256i acc, int32_t multiplier, int shift, int32_t zp_out, int32_t lo,
                                      int32_t hi) {
-  const int left = shift > 0 ? shift : 0;
-  const int right = shift > 0 ? 0 : -shift;
-  const __m256i x = _mm256_sllv_epi32(acc, _mm256_set1_epi32(left));
-  const __m256i b = _mm256_set1_epi32(multiplier);
-  const __m256i lo_res = srdhm_even_x8(x, b);
-  const __m256i hi_res = srdhm_even_x8(_mm256_srli_epi64(x, 32), b);
-  __m256i h = _mm256_blend_epi32(lo_res, _mm256_slli_epi64(hi_res, 32), 0xAA);
-  if (multiplier == INT32_MIN)
-    h = _mm256_blendv_epi8(h, _mm256_set1_epi32(INT32_MAX), _mm256_cmpeq_epi32(x, _mm256_set1_epi32(INT32_MIN)));
-  const __m256i mask = _mm256_set1_epi32(static_cast<int32_t>((int64_t{1} << right) - 1));
-  const __m256i rem = _mm256_and_si256(h, mask);
-  const __m256i threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
-  __m256i r = _mm256_sra_epi32(h, _mm_cvtsi32_si128(right));
-  r = _mm256_sub_epi32(r, _mm256_cmpgt_epi32(rem, threshold));
-  r = _mm256_add_epi32(r, _mm256_set1_epi32(zp_out));
+  const __m256i r = multiply_by_quantized_multiplier_add_x8(acc, multiplier, shift, zp_out);
   return _mm256_min_epi32(_mm256_max_epi32(r, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
 }
 
