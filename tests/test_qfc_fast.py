@@ -1,6 +1,8 @@
-"""The x86 AVX-512 VNNI fully connected path (kernels/int8/qfc_x86.h) must be bit-identical to
-the portable dot-product loop of qconv.h, for both int8 outputs (fully_connected_s8) and the
-float logits a classifier head ends in (fully_connected_s8_f32).
+"""The x86 fully connected paths, AVX-512 VNNI (kernels/int8/qfc_x86.h) or AVX2 (qfc_avx2.h),
+whichever this machine has, must be bit-identical to the portable dot-product loop of qconv.h,
+for both int8 outputs (fully_connected_s8) and the float logits a classifier head ends in
+(fully_connected_s8_f32).  The AVX2 path's edges are its 16-byte chunks and 4-row passes, which
+the same sweep crosses (k tails of 8, 2 and 1; n tails of 1, 2 and 3 rows).
 
 Shapes sweep its edges: k around the 64-byte chunk (a masked tail, a k shorter than one chunk),
 n around its 8-row passes (a tail of rows, fewer rows than one pass), several input rows, and

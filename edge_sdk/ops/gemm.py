@@ -5,7 +5,7 @@ import numpy as np
 
 from .broadcast import broadcast_space, MAX_RANK
 from .helpers import act_fields
-from .registry import OpDef, register, unsupported
+from .registry import ChannelSplit, OpDef, register, unsupported
 
 
 @register
@@ -20,6 +20,26 @@ class Gemm(OpDef):
         a = g.tensor(node.inputs[0]).shape
         k = a[0] if node.attrs.get("transA", 0) else a[1]
         return y[0] * y[1] * k
+
+    def channel_split(self, node, g):
+        """One input row against rows of a transposed B (a classifier: PyTorch's Linear exports
+        transB=1) splits by output columns: each part streams its own rows of B, which is what
+        bounds a big classifier (MobileNetV2's 1280x1000: 5 MB of weights a run)."""
+        at = self.attributes(node)
+        y = g.tensor(node.outputs[0]).shape
+        if len(y) != 2 or y[0] != 1 or at["transA"] or not at["transB"]:
+            return None
+        cut = {1: (0, 1)}
+        c = node.input(2)
+        if c:
+            cshape = tuple(g.tensor(c).shape)
+            if cshape == (y[1],):
+                cut[2] = (0, 1)
+            elif cshape == (1, y[1]):
+                cut[2] = (1, 1)
+            elif any(d != 1 for d in cshape):
+                return None
+        return ChannelSplit(y[1], 16, cut)
 
     def emit(self, node, g, e):
         at = self.attributes(node)

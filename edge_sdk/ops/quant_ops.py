@@ -521,6 +521,14 @@ class QFullyConnected(OpDef):
     def scratch_bytes(self, node, g):
         return 4 * g.tensor(node.inputs[1]).shape[0]  # the int32 sums of one input row
 
+    def channel_split(self, node, g):
+        """One input row splits by output columns: each part streams its own weight rows."""
+        y = g.tensor(node.outputs[0]).shape
+        b = node.input(2)
+        if len(y) != 2 or y[0] != 1 or (b and tuple(g.tensor(b).shape) != (y[1],)):
+            return None
+        return ChannelSplit(y[1], 16, {1: (0, 1), 2: (0, 1)})
+
     def _biases(self, node, g, e) -> tuple[str, str]:
         """fc_dots_s8's two bias arrays: bias - zp_in * sum(w) for the int8 dot, and
         bias - (zp_in + 128) * sum(w) for the x86 VNNI path's x + 128 (nullptr where unused)."""

@@ -46,6 +46,7 @@ constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
 #include "qconv_x86_direct.h"  // AVX-512 VNNI direct path for narrow layers (needs VBMI too)
 #include "qconv_x86_dw.h"  // AVX-512 VNNI depthwise path (needs VBMI too)
 #include "qfc_x86.h"      // AVX-512 VNNI fully connected (GEMV) path
+#include "qfc_avx2.h"     // AVX2 fully connected (GEMV) path for x86 without VNNI
 #include "qconv_avx2.h"  // AVX2 path for x86 without VNNI (int16 multiply-adds, exact)
 #include "qconv_avx2_direct.h"  // AVX2 direct path for narrow layers with a spatial kernel
 #include "qconv_avx2_dw.h"  // AVX2 depthwise path
@@ -349,7 +350,7 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
 // The int32 sums of one input row: acc[j] = bias[j] + sum_k x[k] * w[j][k], with bias already
 // holding -zp_in * sum_k w[j][k] (folded at compile time), so the inner loop is a plain int8 dot
 // product.  The x86 VNNI path reads x + 128 instead and takes bias_u8 = bias - 128 * sum_k w[j][k]
-// (null where the target has no such path).
+// (null where the target has no such path); the AVX2 path (qfc_avx2.h) takes bias as it is.
 template <int N, int K, bool kSimd = true>
 inline void fc_dots_s8(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_RESTRICT w,
                        const int32_t* EDGE_Q8_RESTRICT bias, const int32_t* EDGE_Q8_RESTRICT bias_u8,
@@ -361,6 +362,12 @@ inline void fc_dots_s8(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_R
   }
 #endif
   (void)bias_u8;
+#if defined(EDGE_Q8_HAVE_AVX2_FC)
+  if constexpr (kSimd) {
+    fc_dots_avx2<N, K>(x, w, bias, acc);
+    return;
+  }
+#endif
   for (int j = 0; j < N; ++j) acc[j] = bias[j] + dot_s8(x, w + static_cast<size_t>(j) * K, K);
 }
 
