@@ -95,7 +95,7 @@ EDGE_Q8_INLINE void store_s8x8(int8_t* p, __m256i clamped) {
 
 // multiply_by_quantized_multiplier() of 8 lanes (requantize_x8 without zero point or clamp).
 EDGE_Q8_INLINE __m256i mbqm_x8(__m256i v, int32_t mult, int shift) {
-  return requantize_x8(v, mult, shift, 0, INT32_MIN, INT32_MAX);
+  return multiply_by_quantized_multiplier_add_x8(v, mult, shift, 0);
 }
 
 // As add_s8_x86: b_scalar >= -128 means b is that one value for the whole run.
