@@ -39,12 +39,15 @@ CONV_CASES = [
     (200, 40, 5, 5, 1, 1, 1, [0, 0, 0, 0], 1, "Relu"),     # chunked reduction (64 + 64 + 64 + 8 channels)
     (144, 52, 7, 7, 1, 1, 1, [0, 0, 0, 0], 1, None),       # chunked, 7 vectors: tiles 3 + 2 + 2 on AVX2
     (32, 24, 9, 36, 3, 1, 1, [0, 0, 0, 0], 1, "Relu"),    # wrapped rows: 34 outputs of 36 columns
-    (16, 9, 6, 55, 3, 1, 1, [1, 1, 1, 1], 1, "LeakyRelu"),  # wrapped, scalar activation stores
+    (16, 9, 6, 55, 3, 1, 1, [1, 1, 1, 1], 1, "LeakyRelu"),  # wrapped, split vector stores
+    (16, 9, 6, 55, 3, 1, 1, [1, 1, 1, 1], 1, "Silu"),      # the same with SiLU (Sigmoid + Mul, fused)
+    (5, 7, 9, 23, 3, 2, 1, [1, 1, 1, 1], 1, "Sigmoid"),    # im2col path, partial tiles
     (8, 16, 2, 16, 3, 1, 1, [1, 1, 1, 1], 1, None),        # wrapped, 18-column rows, every vector split
     (64, 20, 6, 13, 3, 1, 1, [1, 1, 1, 1], 1, "Relu"),     # wrapped rows narrower than a vector (15 columns)
-    (48, 9, 2, 14, 3, 1, 1, [1, 1, 1, 1], 1, "HardSigmoid"),  # the same, two rows, scalar activation
+    (48, 9, 2, 14, 3, 1, 1, [1, 1, 1, 1], 1, "HardSigmoid"),  # the same, two rows
     (64, 40, 7, 7, 3, 1, 1, [1, 1, 1, 1], 1, "Relu"),     # channels in the lanes (conv_chan.h), 40 = 2.5 blocks
-    (32, 80, 9, 11, 3, 2, 1, [1, 1, 1, 1], 1, "LeakyRelu"),  # the same, stride 2, scalar activation, 5 blocks
+    (32, 80, 9, 11, 3, 2, 1, [1, 1, 1, 1], 1, "LeakyRelu"),  # the same, stride 2, 5 blocks
+    (64, 24, 5, 5, 3, 1, 1, [1, 1, 1, 1], 1, "Silu"),      # the same with SiLU
     (160, 48, 7, 7, 1, 1, 1, [0, 0, 0, 0], 1, None),       # the same, a flat 1x1 (reduction in 3 chunks)
     (24, 16, 6, 13, 3, 1, 2, [2, 2, 2, 2], 1, "Relu"),     # the same, dilated, one block
     (3, 8, 20, 35, 3, 2, 1, [1, 1, 1, 1], 1, "Relu"),
@@ -62,6 +65,8 @@ CONV_CASES = [
     (6, 9, 10, 10, 3, 2, 1, [1, 1, 1, 1], 3, "Relu"),
     (4, 8, 9, 17, 3, 1, 1, [1, 1, 1, 1], 4, None),         # channel multiplier 2
     (8, 8, 10, 18, 3, 1, 1, [1, 1, 1, 1], 8, "Relu"),      # depthwise
+    (6, 6, 13, 37, 3, 1, 1, [1, 1, 1, 1], 6, "Silu"),      # depthwise, 5 vectors a row: blocks of 4 + 1
+    (5, 5, 7, 6, 3, 2, 1, [1, 1, 1, 1], 5, "Sigmoid"),     # depthwise, rows narrower than a vector
     (8, 8, 10, 17, 3, 2, 1, [1, 1, 1, 1], 8, None),
     (5, 5, 6, 6, 3, 1, 2, [2, 2, 2, 2], 5, "Relu"),
     (6, 6, 3, 3, 3, 1, 1, [1, 1, 1, 1], 6, None),
@@ -96,7 +101,9 @@ def _conv_node(i, case, inits):
         attrs["pads"] = pads
     out = f"c{i}" if act else f"y{i}"
     nodes = [helper.make_node("Conv", [f"x{i}", f"w{i}", f"b{i}"], [out], **attrs)]
-    if act:
+    if act == "Silu":  # as the exporters write it
+        nodes += [helper.make_node("Sigmoid", [out], [f"s{i}"]), helper.make_node("Mul", [out, f"s{i}"], [f"y{i}"])]
+    elif act:
         nodes.append(helper.make_node(act, [out], [f"y{i}"]))
     return nodes
 
@@ -162,6 +169,7 @@ def test_conv_fast_matches_portable_and_ort(save, tmp_path, monkeypatch):
     src = (fast.dir / f"{fast.manifest['prefix']}.cpp").read_text()
     assert "conv2d_gemm_f32" in src and "conv2d_dw_f32" in src and "conv2d_chan_f32" in src  # the fast paths really ran
     assert "conv2d_gemm_f32" not in (portable.dir / f"{portable.manifest['prefix']}.cpp").read_text()
+    assert "Sigmoid" not in fast.manifest["ops"]  # every sigmoid and SiLU ran in a conv epilogue
     _check(path, model, fast, portable)
 
 

@@ -72,6 +72,7 @@ EDGE_ALWAYS_INLINE vfloat vload_lanes(const float* p, int n, float fill) {
 #endif
 }
 typedef int32_t vint __attribute__((vector_size(kVL * sizeof(int32_t))));
+typedef uint32_t vuint __attribute__((vector_size(kVL * sizeof(uint32_t))));
 
 // max(m, v) with the portable MaxPool's rule: v replaces m if greater or NaN.
 EDGE_ALWAYS_INLINE vfloat vmax_nan(vfloat m, vfloat v) {
@@ -89,32 +90,33 @@ struct ActParams {
   float beta;   // Clip: max, HardSigmoid: beta
 };
 
-// exp(x) for float32 without a libm call, so loops over it vectorise (libm's expf
-// does not).  Cephes' expf: range reduction by ln 2 in two parts, a degree-6
-// polynomial, and 2^n written into a float's exponent bits.  Max error about
-// 2 ulp.  Inputs are clamped to [-87.3, 88.7] (so 2^n stays a normal float and
-// exp of very negative x is ~1e-38 rather than 0); NaN stays NaN.
+// exp(x) for float32 without a libm call, for the sigmoids of fused activations
+// (vexp_fast_n below is the same on every lane).  Cephes' expf polynomial on
+// r = x - n ln 2, n = round(x / ln 2): adding 1.5 * 2^23 + 127 rounds x / ln 2 to an
+// integer and leaves n + 127 in the low mantissa bits, which shifted up are 2^n.
+// Max error about 2 ulp.  Inputs are clamped to [-87.3, 88.37] so 2^n stays a normal
+// float (exp of x beyond is the clamp's, 2.6e38 and 1.2e-38); NaN stays NaN.
+constexpr float kExpLo = -87.33654f, kExpHi = 88.37626f;
+constexpr float kExpRound = 12582912.0f + 127.0f;  // 1.5 * 2^23 + exponent bias
 EDGE_ALWAYS_INLINE float exp_fast(float x) {
-  const bool is_nan = x != x;
-  float c = is_nan ? 0.0f : x;
-  c = c < -87.33654f ? -87.33654f : (c > 88.72283f ? 88.72283f : c);
-  const float n = __builtin_floorf(c * 1.44269504088896341f + 0.5f);  // in [-126, 128]
+  float c = x > kExpHi ? kExpHi : x;  // NaN passes both clamps
+  c = c < kExpLo ? kExpLo : c;
+  const float t = c * 1.44269504088896341f + kExpRound;
+  const float n = t - kExpRound;
   float r = c - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  const float z = r * r;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
+  float y = 1.9875691500e-4f * r + 1.3981999507e-3f;
   y = y * r + 8.3334519073e-3f;
   y = y * r + 4.1665795894e-2f;
   y = y * r + 1.6666665459e-1f;
   y = y * r + 5.0000001201e-1f;
-  y = y * z + r + 1.0f;
-  const float half_n = n > 127.0f ? 127.0f : n;  // 2^128 is not a float: scale by 2^127 twice-ish
-  const int32_t bits = (static_cast<int32_t>(half_n) + 127) << 23;
+  y = y * (r * r) + r + 1.0f;
+  uint32_t bits;
+  __builtin_memcpy(&bits, &t, sizeof bits);
+  bits <<= 23;
   float scale;
   __builtin_memcpy(&scale, &bits, sizeof scale);
-  const float result = n > 127.0f ? y * 2.0f * scale : y * scale;
-  return is_nan ? x : result;
+  return y * scale;
 }
 
 // 1 / (1 + exp(-v)), vectorisable (see exp_fast).
@@ -145,7 +147,7 @@ EDGE_ALWAYS_INLINE float activate(float v, float a, float b) {
     return sigmoid_fast(v);
   } else {
     (void)a; (void)b;
-    return v * sigmoid_fast(v);  // Silu
+    return v / (1.0f + exp_fast(-v));  // Silu
   }
 }
 
@@ -179,24 +181,77 @@ EDGE_ALWAYS_INLINE void vdeinterleave2(const float* p, vfloat& even, vfloat& odd
 #endif
 }
 
-// Fused activations on whole vectors where they are cheap (compare + mask keeps
-// the scalar semantics, NaN included); the rest go through activate<K> per lane.
-constexpr bool vector_act(Act k) { return k == Act::None || k == Act::Relu || k == Act::Clip; }
+// m ? a : b lane by lane (m: all-ones or all-zeros lanes, from a vector compare).
+EDGE_ALWAYS_INLINE vfloat vselect(vint m, vfloat a, vfloat b) {
+  return reinterpret_cast<vfloat>((reinterpret_cast<vint>(a) & m) | (reinterpret_cast<vint>(b) & ~m));
+}
+
+// exp_fast on every lane of NB vectors: the same operations in the same order, so each
+// lane is the scalar result.  Each step runs across the NB vectors before the next, so
+// NB dependency chains of ~18 operations are in flight together rather than one.
+template <int NB>
+EDGE_ALWAYS_INLINE void vexp_fast_n(vfloat (&x)[NB]) {
+  vfloat t[NB], n[NB], r[NB], y[NB];
+  for (int j = 0; j < NB; ++j) {
+    const vfloat c = vselect(x[j] > vsplat(kExpHi), vsplat(kExpHi), x[j]);  // NaN passes both clamps
+    x[j] = vselect(c < vsplat(kExpLo), vsplat(kExpLo), c);
+  }
+  for (int j = 0; j < NB; ++j) t[j] = x[j] * 1.44269504088896341f + kExpRound;
+  for (int j = 0; j < NB; ++j) n[j] = t[j] - kExpRound;
+  for (int j = 0; j < NB; ++j) r[j] = x[j] - n[j] * 0.693359375f;
+  for (int j = 0; j < NB; ++j) r[j] = r[j] - n[j] * -2.12194440e-4f;
+  for (int j = 0; j < NB; ++j) y[j] = 1.9875691500e-4f * r[j] + 1.3981999507e-3f;
+  for (int j = 0; j < NB; ++j) y[j] = y[j] * r[j] + 8.3334519073e-3f;
+  for (int j = 0; j < NB; ++j) y[j] = y[j] * r[j] + 4.1665795894e-2f;
+  for (int j = 0; j < NB; ++j) y[j] = y[j] * r[j] + 1.6666665459e-1f;
+  for (int j = 0; j < NB; ++j) y[j] = y[j] * r[j] + 5.0000001201e-1f;
+  for (int j = 0; j < NB; ++j) y[j] = y[j] * (r[j] * r[j]) + r[j] + 1.0f;
+  for (int j = 0; j < NB; ++j) x[j] = y[j] * reinterpret_cast<vfloat>(reinterpret_cast<vuint>(t[j]) << 23);
+}
+
+// activate<K> on every lane of NB vectors (compares and masks keep the scalar semantics,
+// NaN included); the sigmoids interleave their NB exps (vexp_fast_n).
+template <Act K, int NB>
+EDGE_ALWAYS_INLINE void activate_vec_n(vfloat (&v)[NB], float a, float b) {
+  const vfloat zero{}, one = vsplat(1.0f);
+  if constexpr (K == Act::Sigmoid || K == Act::Silu) {
+    (void)a; (void)b;
+    vfloat e[NB];
+    for (int j = 0; j < NB; ++j) e[j] = -v[j];
+    vexp_fast_n(e);
+    for (int j = 0; j < NB; ++j) v[j] = (K == Act::Silu ? v[j] : one) / (one + e[j]);
+  } else {
+    for (int j = 0; j < NB; ++j) {
+      if constexpr (K == Act::None) {
+        (void)a; (void)b;
+      } else if constexpr (K == Act::Relu) {
+        (void)a; (void)b;
+        v[j] = reinterpret_cast<vfloat>(reinterpret_cast<vint>(v[j]) & (v[j] > zero));
+      } else if constexpr (K == Act::Clip) {
+        const vfloat lo = vsplat(a), hi = vsplat(b);
+        v[j] = vselect(v[j] < lo, lo, vselect(v[j] > hi, hi, v[j]));
+      } else if constexpr (K == Act::LeakyRelu) {
+        (void)b;
+        v[j] = vselect(v[j] >= zero, v[j], v[j] * a);
+      } else if constexpr (K == Act::HardSigmoid) {
+        const vfloat y = a * v[j] + b;
+        v[j] = vselect(y < zero, zero, vselect(y > one, one, y));
+      } else {
+        static_assert(K == Act::HardSwish, "every Act kind has a vector form");
+        (void)a; (void)b;
+        const vfloat y = v[j] * (1.0f / 6.0f) + 0.5f;
+        v[j] = v[j] * vselect(y < zero, zero, vselect(y > one, one, y));
+      }
+    }
+  }
+}
+
+// activate<K> on every lane of one vector.
 template <Act K>
 EDGE_ALWAYS_INLINE vfloat activate_vec(vfloat v, float a, float b) {
-  if constexpr (K == Act::Relu) {
-    (void)a; (void)b;
-    return reinterpret_cast<vfloat>(reinterpret_cast<vint>(v) & (v > vfloat{}));
-  } else if constexpr (K == Act::Clip) {
-    const vfloat lo = vsplat(a), hi = vsplat(b);
-    const vint below = v < lo, above = v > hi;
-    const vint keep = ~(below | above);
-    return reinterpret_cast<vfloat>((reinterpret_cast<vint>(v) & keep) | (reinterpret_cast<vint>(lo) & below) |
-                                    (reinterpret_cast<vint>(hi) & above));
-  } else {
-    (void)a; (void)b;
-    return v;
-  }
+  vfloat x[1] = {v};
+  activate_vec_n<K>(x, a, b);
+  return x[0];
 }
 
 }  // namespace edge_sdk

@@ -84,20 +84,13 @@ EDGE_ALWAYS_INLINE void finish(vfloat (&acc)[J][PXN], int oc0, int p0, const flo
       sc = vload_lanes(scale + oc, n, 0.0f);
       sh = vload_lanes(shift + oc, n, 0.0f);
     }
+    vfloat y[PXN];
+    for (int p = 0; p < PXN; ++p) y[p] = acc[j][p] + bv;
+    activate_vec_n<P.act>(y, P.act_alpha, P.act_beta);
     for (int p = 0; p < PXN; ++p) {
       alignas(64) float v[kVL];
-      vfloat y = acc[j][p] + bv;
-      if constexpr (vector_act(P.act)) {
-        y = activate_vec<P.act>(y, P.act_alpha, P.act_beta);
-        if constexpr (P.post_affine) y = y * sc + sh;
-        vstore(v, y);
-      } else {
-        vstore(v, y);
-        for (int l = 0; l < kVL; ++l) {
-          v[l] = activate<P.act>(v[l], P.act_alpha, P.act_beta);
-          if constexpr (P.post_affine) v[l] = v[l] * sc[l] + sh[l];
-        }
-      }
+      if constexpr (P.post_affine) y[p] = y[p] * sc + sh;
+      vstore(v, y[p]);
       float* o = out + static_cast<size_t>(oc) * pixels + p0 + p;
       for (int l = 0; l < n; ++l) o[static_cast<size_t>(l) * pixels] = v[l];
     }

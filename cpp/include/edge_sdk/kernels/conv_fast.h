@@ -102,11 +102,6 @@ EDGE_ALWAYS_INLINE void vstore_wrapped(float* dst, int q, vfloat x) {
   if (l1 < kVL) vstore_lanes(dst + (r + 1) * W - l1, x, l1, l1 + W < kVL ? l1 + W : kVL);
 }
 
-template <int ROW, int W>
-EDGE_ALWAYS_INLINE void store_wrapped(float* dst, int q, float x) {
-  if (q % ROW < W) dst[q / ROW * W + q % ROW] = x;
-}
-
 // Bias, activation, affine; store `rows` channels x `np` pixels (np <= NV*kVL), vector v
 // of the tile at dst + doff[v] (doff == nullptr: the vectors are consecutive; WRAP: doff[v]
 // is a wrapped-rows position, see vstore_wrapped).
@@ -115,52 +110,23 @@ EDGE_ALWAYS_INLINE void epilogue(vfloat (&acc)[MR][NV], int oc, int rows, int np
                                  const float* scale, const float* shift, float* dst, ptrdiff_t cstride,
                                  const int* doff) {
   constexpr int NR = NV * kVL;
-  if constexpr (vector_act(P.act)) {
-    if (doff || np == NR) {  // whole vectors: bias, activation and affine in registers
-      for (int r = 0; r < rows; ++r) {
-        const vfloat bv = vsplat(bias ? bias[oc + r] : 0.0f);
-        float* d = dst + (oc + r) * cstride;
-        for (int v = 0; v < NV; ++v) {
-          vfloat x = activate_vec<P.act>(acc[r][v] + bv, P.act_alpha, P.act_beta);
-          if constexpr (P.post_affine) x = x * vsplat(scale[oc + r]) + vsplat(shift[oc + r]);
-          if constexpr (WRAP > 0)
-            vstore_wrapped<WRAP, P.w_out>(d, doff[v], x);
-          else
-            vstore(d + (doff ? doff[v] : v * kVL), x);
-        }
-      }
-      return;
-    }
-  }
-  alignas(64) float tmp[MR][NR];
-  for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) vstore(&tmp[r][v * kVL], acc[r][v]);
   for (int r = 0; r < rows; ++r) {
-    const float bv = bias ? bias[oc + r] : 0.0f;
-    const float sc = P.post_affine ? scale[oc + r] : 1.0f;
-    const float sh = P.post_affine ? shift[oc + r] : 0.0f;
+    const vfloat bv = vsplat(bias ? bias[oc + r] : 0.0f);
+    vfloat x[NV];
+    for (int v = 0; v < NV; ++v) x[v] = acc[r][v] + bv;
+    activate_vec_n<P.act>(x, P.act_alpha, P.act_beta);
+    if constexpr (P.post_affine)
+      for (int v = 0; v < NV; ++v) x[v] = x[v] * vsplat(scale[oc + r]) + vsplat(shift[oc + r]);
     float* d = dst + (oc + r) * cstride;
-    auto one = [&](int j) {
-      float v = activate<P.act>(tmp[r][j] + bv, P.act_alpha, P.act_beta);
-      if constexpr (P.post_affine) v = v * sc + sh;
-      d[j] = v;
-    };
-    if (doff) {
+    if (doff || np == NR) {  // whole vectors
       for (int v = 0; v < NV; ++v) {
-        float* dv = d + doff[v];
-        for (int l = 0; l < kVL; ++l) {
-          float x = activate<P.act>(tmp[r][v * kVL + l] + bv, P.act_alpha, P.act_beta);
-          if constexpr (P.post_affine) x = x * sc + sh;
-          if constexpr (WRAP > 0)
-            store_wrapped<WRAP, P.w_out>(d, doff[v] + l, x);
-          else
-            dv[l] = x;
-        }
+        if constexpr (WRAP > 0)
+          vstore_wrapped<WRAP, P.w_out>(d, doff[v], x[v]);
+        else
+          vstore(d + (doff ? doff[v] : v * kVL), x[v]);
       }
-    } else if (np == NR) {
-      for (int j = 0; j < NR; ++j) one(j);
-    } else {
-      for (int j = 0; j < np; ++j) one(j);
+    } else {  // a partial tile (np < NR, consecutive pixels): the first np lanes
+      for (int v = 0; v < NV && v * kVL < np; ++v) vstore_lanes(d + v * kVL, x[v], 0, np - v * kVL < kVL ? np - v * kVL : kVL);
     }
   }
 }
@@ -598,9 +564,47 @@ inline void conv2d_gemm_f32_part(const float* EDGE_RESTRICT in, const float* EDG
                     conv_gemm_part_row<P>(part, parts), conv_gemm_part_row<P>(part + 1, parts));
 }
 
+namespace conv_detail {
+
+// NB independent vectors of a depthwise output plane, items i0 .. i0 + NB - 1 of the
+// plane's vectors in row order (vpr a row; a row's last vector shifted back to end at
+// w_out when the row is wide enough).  NB accumulators keep NB FMA chains in flight,
+// where one vector at a time waits on each tap's FMA latency.
+template <const ConvFastParams& P, int NB>
+EDGE_ALWAYS_INLINE void dw_vectors(const float* EDGE_RESTRICT plane, float* EDGE_RESTRICT o, int i0,
+                                   const vfloat* wv, vfloat bv) {
+  constexpr int row = P.stride_w * P.ws;
+  constexpr int vpr = (P.w_out + kVL - 1) / kVL;
+  const float* src[NB];
+  int dst[NB], n[NB];
+  vfloat acc[NB];
+  for (int j = 0; j < NB; ++j) {
+    const int oh = (i0 + j) / vpr, ow0 = (i0 + j) % vpr * kVL;
+    const int ow = (P.w_out >= kVL && ow0 + kVL > P.w_out) ? P.w_out - kVL : ow0;
+    src[j] = plane + static_cast<size_t>(oh) * P.stride_h * row + ow;
+    dst[j] = oh * P.w_out + ow;
+    n[j] = P.w_out - ow < kVL ? P.w_out - ow : kVL;
+    acc[j] = bv;
+  }
+  for (int kh = 0; kh < P.k_h; ++kh)
+    for (int kw = 0; kw < P.k_w; ++kw) {
+      const int off = kh * P.dil_h * row + col_off<P.stride_w, P.dil_w, P.ws>(kw);
+      for (int j = 0; j < NB; ++j) acc[j] += wv[kh * P.k_w + kw] * vload(src[j] + off);
+    }
+  activate_vec_n<P.act>(acc, P.act_alpha, P.act_beta);
+  for (int j = 0; j < NB; ++j) {  // one store (masked for narrow rows)
+    if (P.w_out >= kVL)
+      vstore(o + dst[j], acc[j]);
+    else
+      vstore_lanes(o + dst[j], acc[j], 0, n[j]);
+  }
+}
+
+}  // namespace conv_detail
+
 // Depthwise: one channel per group, one filter per channel.  Each channel is
-// copied into a padded, phase-split plane in scratch; output rows are computed
-// a vector of columns at a time with every tap a contiguous load.  Rows
+// copied into a padded, phase-split plane in scratch; the output plane's vectors
+// of columns (every tap a contiguous load) are computed four at a time.  Rows
 // narrower than a vector compute a whole vector (reading the slack the
 // compiler reserves after the plane) and store only the valid columns.
 template <const ConvFastParams& P>
@@ -609,6 +613,7 @@ inline void conv2d_dw_f32(const float* EDGE_RESTRICT in, const float* EDGE_RESTR
   constexpr int plane_in = P.h_in * P.w_in, plane_out = P.h_out * P.w_out;
   constexpr int row = P.stride_w * P.ws;
   constexpr int KT = P.k_h * P.k_w;
+  constexpr int NB = 4, items = P.h_out * ((P.w_out + kVL - 1) / kVL);
   // The slack after the plane is read by whole-vector loads of narrow rows: keep it defined.
   for (int i = 0; i < 2 * kVL; ++i) scratch[P.hp * row + i] = 0.0f;
   for (int b = 0; b < P.n; ++b) {
@@ -618,27 +623,9 @@ inline void conv2d_dw_f32(const float* EDGE_RESTRICT in, const float* EDGE_RESTR
       for (int t = 0; t < KT; ++t) wv[t] = vsplat(w[static_cast<size_t>(c) * KT + t]);
       const vfloat bv = vsplat(bias ? bias[c] : 0.0f);
       float* o = out + (static_cast<size_t>(b) * P.c_out + c) * plane_out;
-      for (int oh = 0; oh < P.h_out; ++oh) {
-        const float* irow = scratch + static_cast<size_t>(oh) * P.stride_h * row;
-        float* orow = o + static_cast<size_t>(oh) * P.w_out;
-        for (int ow0 = 0; ow0 < P.w_out; ow0 += kVL) {
-          // Last vector shifted back to end at w_out when the row is wide enough.
-          const int ow = (P.w_out >= kVL && ow0 + kVL > P.w_out) ? P.w_out - kVL : ow0;
-          vfloat acc = bv;
-          for (int kh = 0; kh < P.k_h; ++kh)
-            for (int kw = 0; kw < P.k_w; ++kw)
-              acc += wv[kh * P.k_w + kw] *
-                     vload(irow + kh * P.dil_h * row + conv_detail::col_off<P.stride_w, P.dil_w, P.ws>(kw) + ow);
-          const int n = P.w_out - ow < kVL ? P.w_out - ow : kVL;
-          if constexpr (vector_act(P.act)) {  // activation in the register, one (masked) store
-            vstore_lanes(orow + ow, activate_vec<P.act>(acc, P.act_alpha, P.act_beta), 0, n);
-            continue;
-          }
-          alignas(64) float tmp[kVL];
-          vstore(tmp, acc);
-          for (int j = 0; j < n; ++j) orow[ow + j] = activate<P.act>(tmp[j], P.act_alpha, P.act_beta);
-        }
-      }
+      int i = 0;
+      for (; i + NB <= items; i += NB) conv_detail::dw_vectors<P, NB>(scratch, o, i, wv, bv);
+      if constexpr (items % NB != 0) conv_detail::dw_vectors<P, items % NB>(scratch, o, i, wv, bv);
     }
   }
 }

@@ -82,20 +82,11 @@ inline void max_pool_fast_f32(const float* EDGE_RESTRICT in, float* EDGE_RESTRIC
           m = vmax_nan(m, vload(ph + ((kw * d) % S) * R::ws + (kw * d) / S + ow));
         }
         const int n = P.w_out - ow < kVL ? P.w_out - ow : kVL;
-        if constexpr (vector_act(P.act)) {
-          m = activate_vec<P.act>(m, P.act_alpha, P.act_beta);
-          if (n == kVL) {
-            vstore(orow + ow, m);
-            continue;
-          }
-        }
-        if constexpr (vector_act(P.act)) {
+        m = activate_vec<P.act>(m, P.act_alpha, P.act_beta);
+        if (n == kVL)
+          vstore(orow + ow, m);
+        else
           vstore_lanes(orow + ow, m, 0, n);  // a row narrower than a vector
-          continue;
-        }
-        alignas(64) float tmp[kVL];
-        vstore(tmp, m);
-        for (int j = 0; j < n; ++j) orow[ow + j] = activate<P.act>(tmp[j], P.act_alpha, P.act_beta);
       }
     }
   }
