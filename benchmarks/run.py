@@ -54,13 +54,14 @@ def _model_path(arch: str) -> Path:
 
 
 def _table(rows: list[dict]) -> str:
-    head = ("| model | MMACs | edge-sdk p50 ms | onnxruntime best p50 ms (engine) | ratio | GMAC/s | arena KiB | "
-            "weights KiB | compile s |")
-    lines = [head, "|" + "---|" * 9]
+    head = ("| model | MMACs | edge-sdk p50 ms | onnxruntime best p50 ms (engine) | ratio | GMAC/s | % peak | "
+            "arena KiB | weights KiB | compile s |")
+    lines = [head, "|" + "---|" * 10]
     for r in rows:
         lines.append(f"| {r['arch']} | {r['macs'] / 1e6:.1f} | {r['edge_sdk']['p50_ms']:.3f} | "
                      f"{r['onnxruntime']['p50_ms']:.3f} ({r['onnxruntime_engine'].split('_')[1]}) | "
                      f"{r['ratio_p50']:.2f}x | {r['gmacs_per_s']:.1f} | "
+                     f"{format(r['peak_pct'], '.0f') if r.get('peak_pct') else '-'} | "
                      f"{r['arena_bytes'] / 1024:.0f} | {r['weights_bytes'] / 1024:.0f} | {r['compile_s']:.1f} |")
     return "\n".join(lines)
 
@@ -103,7 +104,9 @@ def main() -> int:
     tag = args.tag or f"{'fp32' if args.quantize == 'none' else 'int8'}-{args.device}-t{args.threads}"
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    md = f"# {tag}\n\n{machine_line()}{_table(rows)}\n"
+    peak = next((f"% peak: of {r['peak_source']}, {r['peak_gmacs']:.1f} GMAC/s a core.\n\n" for r in rows
+                 if r.get("peak_gmacs")), "")
+    md = f"# {tag}\n\n{machine_line()}{peak}{_table(rows)}\n"
     (out / f"{tag}.md").write_text(md)
     (out / f"{tag}.json").write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
     _chart(rows, out / f"{tag}.png", f"edge-sdk vs onnxruntime, {tag}")

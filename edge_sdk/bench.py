@@ -9,6 +9,7 @@ taken against the faster of the two.
 from __future__ import annotations
 
 import logging
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -136,6 +137,21 @@ def time_alternating(engines: dict, runs: int, warmup: int, seconds: float | Non
 THREADED_TURNS = {"block": 20, "gap_s": 0.1}
 
 
+def _peak_gmacs(dev, quantize: str) -> tuple[float, str] | None:
+    """One core's peak for the run's number type and where it comes from (edge_sdk/peak.py)."""
+    from .peak import peak_for
+    try:
+        p = peak_for(dev)
+    except (OSError, subprocess.SubprocessError, ValueError):  # no probe: GMAC/s still reported
+        return None
+    if p is None:
+        return None
+    if quantize == "int8":
+        return p.int8_gmacs, ("the profile's int8 peak" if p.source == "profile" else
+                              f"this machine's measured int8 peak, {p.int8_instruction}")
+    return p.fp32_gmacs, "the profile's fp32 peak" if p.source == "profile" else "this machine's measured fp32 peak"
+
+
 def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int = 20, threads: int = 1,
           batch: int = 1, out_dir: str | Path | None = None, progress=None, seconds: float | None = None,
           quantize: str | None = None, calibration=None, input_shapes: dict | None = None) -> dict:
@@ -183,7 +199,7 @@ def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int =
     ours = stats["edge_sdk"]
     macs = int(model.manifest["macs"])
     gmacs = macs / (ours["p50_ms"] * 1e-3) / 1e9 if ours["p50_ms"] else 0.0
-    peak = dev.peak_gmacs_int8 if q == "int8" else dev.peak_gmacs_fp32
+    peak = _peak_gmacs(dev, q)
     io_bytes = sum(int(np.prod(t["shape"])) * np.dtype(t["dtype"]).itemsize for t in model.inputs + model.outputs)
     return {
         "model": path.name, "device": dev.name, "threads": threads, "runs": len(samples["edge_sdk"]),
@@ -196,6 +212,7 @@ def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int =
         "arena_bytes": model.arena_bytes, "weights_bytes": model.weights_bytes,
         "peak_ram_bytes": model.arena_bytes + io_bytes,
         "macs": macs, "gmacs_per_s": gmacs,
-        "peak_pct": 100.0 * gmacs / peak if peak else None,
+        "peak_gmacs": peak[0] if peak else None, "peak_source": peak[1] if peak else None,
+        "peak_pct": 100.0 * gmacs / peak[0] / threads if peak else None,
         "compile_s": compile_s,
     }

@@ -169,7 +169,8 @@ def cmd_bench(args) -> int:
     for k in ("onnxruntime_fp32", "onnxruntime_int8"):
         if k in r:
             rows.append([k.replace("_", " "), *(f"{r[k][p]:.3f}" for p in ("p50_ms", "p90_ms", "p99_ms"))])
-    peak = f" ({r['peak_pct']:.0f}% of the profile's peak)" if r["peak_pct"] else ""
+    peak = f" ({r['peak_pct']:.0f}% of {r['peak_source']}, {r['peak_gmacs']:.1f} GMAC/s a core)" \
+        if r["peak_pct"] else ""
     text = (f"{r['model']} on {r['device']}, {r['threads']} thread(s), {r['runs']} runs\n"
             + _table(rows, ["engine", "p50 ms", "p90 ms", "p99 ms"])
             + f"\nratio (edge-sdk / best onnxruntime = {r['onnxruntime_engine'].replace('_', ' ')}, p50): "

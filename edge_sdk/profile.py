@@ -30,7 +30,7 @@ def _calibration(path: Path, batch: int, input_shapes: dict | None) -> np.ndarra
 def profile(path: str | Path, device: str = "host", runs: int = 50, warmup: int = 5, quantize: str | None = None,
             calibration=None, batch: int = 1, input_shapes: dict | None = None, progress=None,
             out_dir: str | Path | None = None, threads: int = 1) -> dict:
-    from .bench import sample_inputs
+    from .bench import _peak_gmacs, sample_inputs
     from .compiler import compile as compile_model, runs_on_this_machine
     from .devices import get_device
     from .errors import UserError
@@ -61,19 +61,24 @@ def profile(path: str | Path, device: str = "host", runs: int = 50, warmup: int 
             deltas.append(np.diff(stamps.astype(np.int64)))
     ns = np.median(np.asarray(deltas, np.float64), axis=0)
     total_ns = float(np.median(np.asarray(deltas).sum(axis=1)))
+    peak = _peak_gmacs(get_device(device), q)
+    ceiling = peak[0] * threads if peak else None
     rows = []
     for m, t in zip(marks, ns):
-        rows.append({**m, "us": t / 1e3, "pct": 100.0 * t / total_ns if total_ns else 0.0,
-                     "gmacs_per_s": m["macs"] / t if t > 0 and m["macs"] else None})
+        gmacs = m["macs"] / t if t > 0 and m["macs"] else None
+        rows.append({**m, "us": t / 1e3, "pct": 100.0 * t / total_ns if total_ns else 0.0, "gmacs_per_s": gmacs,
+                     "peak_pct": 100.0 * gmacs / ceiling if gmacs and ceiling else None})
     macs = sum(m["macs"] for m in marks)
     return {"model": path.name, "quantize": q, "threads": threads, "runs": runs, "total_us": total_ns / 1e3, "macs": macs,
-            "gmacs_per_s": macs / total_ns if total_ns else 0.0, "layers": rows}
+            "gmacs_per_s": macs / total_ns if total_ns else 0.0, "layers": rows,
+            "peak_gmacs": peak[0] if peak else None, "peak_source": peak[1] if peak else None}
 
 
 def format_profile(r: dict) -> str:
-    head = ["node", "op", "shape", "MACs", "us", "%", "GMAC/s"]
+    head = ["node", "op", "shape", "MACs", "us", "%", "GMAC/s", "% peak"]
     rows = [[x["node"][:40], x["op"], "x".join(map(str, x["shape"])), f"{x['macs']:,}", f"{x['us']:.1f}",
-             f"{x['pct']:.1f}", f"{x['gmacs_per_s']:.1f}" if x["gmacs_per_s"] else ""] for x in r["layers"]]
+             f"{x['pct']:.1f}", f"{x['gmacs_per_s']:.1f}" if x["gmacs_per_s"] else "",
+             f"{x['peak_pct']:.0f}" if x.get("peak_pct") else ""] for x in r["layers"]]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
 
     def fmt(row):
@@ -81,4 +86,6 @@ def format_profile(r: dict) -> str:
     lines = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows)]
     lines.append(f"total {r['total_us']:.1f} us (median of {r['runs']} runs), {r['macs']:,} MACs, "
                  f"{r['gmacs_per_s']:.1f} GMAC/s, {r['quantize']}")
+    if r.get("peak_gmacs"):
+        lines.append(f"% peak: of {r['peak_source']}, {r['peak_gmacs']:.1f} GMAC/s a core (x {r['threads']} thread(s))")
     return "\n".join(lines)

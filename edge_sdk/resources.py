@@ -2,6 +2,7 @@
 editable install, ``edge_sdk/_data`` when installed from a wheel."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
@@ -22,6 +23,17 @@ def kernel_include_dir() -> Path:
 def runner_source() -> Path:
     """The standalone runner's C++ source (compiled once per model folder)."""
     return _find("cpp/runner", "runner") / "runner.cpp"
+
+
+def peak_probe_source() -> Path:
+    """The C++ probe that measures a native machine's peak (edge_sdk/peak.py)."""
+    return _find("cpp/runner", "runner") / "peak_probe.cpp"
+
+
+def cache_root() -> Path:
+    """Where compiled detectors and measured peaks are kept: $EDGE_SDK_CACHE, else ~/.cache/edge-sdk."""
+    env = os.environ.get("EDGE_SDK_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "edge-sdk"
 
 
 def firmware_dir() -> Path:

@@ -19,13 +19,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..compiler import compile as compile_model
-from ..resources import kernel_include_dir
+from ..resources import cache_root, kernel_include_dir
 from ..runtime import CompiledModel, load
-
-
-def cache_root() -> Path:
-    env = os.environ.get("EDGE_SDK_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "edge-sdk"
 
 
 @lru_cache(maxsize=1)
