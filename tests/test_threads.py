@@ -3,7 +3,8 @@
 A threaded build must give the single-threaded build's outputs bit for bit (parts never
 share an output byte and each computes exactly what the whole layer would), on real
 exported models covering each way a layer is split: by output rows (fp32 GEMM conv, int8
-conv + pool bands) and by output channels (depthwise, 1x1 and plain int8 convs, and the
+conv + pool bands) and by output channels (depthwise, 1x1 and plain int8 convs, down to
+single channels of narrow convs on large planes, and the
 columns of a one-row classifier, fp32 Gemm or int8 fully connected).  Also:
 the pool survives concurrent callers and fork(), and --threads is refused where it cannot
 work, with exit code 2.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +33,7 @@ CASES = [  # (arch, quantize): together they take every split path
     ("mobilenetv2_035_96", "none"),  # depthwise and 1x1 fp32: channels; 3x3 stem: rows; Gemm: columns
     ("mobilenetv2_035_96", "int8"),  # int8 depthwise and 1x1: channels; fully connected: columns
     ("resnet_small", "int8"),        # int8 3x3 convs without a pool: channels
+    ("mesoinception4", "int8"),      # int8 convs of 1 to 4 channels on 256x256: single-channel parts
 ]
 
 
@@ -72,12 +75,15 @@ def test_every_split_kind_is_exercised(pairs):
             seen.add("int8 rows")
         if "// channels [" in src:
             seen.add(f"{q} channels")
+        parts = re.findall(r"// channels \[(\d+), (\d+)\)", src)
+        if q == "int8" and any(int(b) - int(a) == 1 for a, b in parts):
+            seen.add("int8 single channels")
         if src.count("edge_sdk::gemm_f32<") >= 2:
             seen.add("fp32 classifier columns")
         if src.count("fully_connected_s8_f32<") >= 2:
             seen.add("int8 classifier columns")
-    assert seen == {"fp32 rows", "int8 rows", "none channels", "int8 channels", "fp32 classifier columns",
-                    "int8 classifier columns"}, seen
+    assert seen == {"fp32 rows", "int8 rows", "none channels", "int8 channels", "int8 single channels",
+                    "fp32 classifier columns", "int8 classifier columns"}, seen
 
 
 def test_one_thread_builds_have_no_threads(pairs):

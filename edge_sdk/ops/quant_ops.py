@@ -356,8 +356,11 @@ class QConv(OpDef):
             return out
         # weights, bias and the fused per-channel table's weights and bias (inputs 3, 4)
         cut = {1: (0, 1), 2: (0, 1), 3: (0, 1), 4: (0, 1), **({0: (1, 1)} if depthwise else {})}
-        # 16-channel parts keep the x86 direct kernel's channel tiles whole (uses_direct)
-        return ChannelSplit(geo["c_out"], 16 if geo["c_out"] >= 64 else 4, cut, attrs=part_attrs)
+        # 16-channel parts keep the x86 direct kernel's channel tiles whole (uses_direct), 4 the
+        # others'; a conv with fewer than 8 channels on a large plane (MesoInception's 1- to
+        # 4-channel branches at 256x256) is worth splitting even into single channels.
+        align = 16 if geo["c_out"] >= 64 else 4 if geo["c_out"] >= 8 else 1
+        return ChannelSplit(geo["c_out"], align, cut, attrs=part_attrs)
 
     def scratch_bytes(self, node, g):
         geo = conv_geometry_2d(node, g)
