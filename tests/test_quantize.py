@@ -296,3 +296,44 @@ def test_calibration_histogram_handles_near_constant_tensors():
         a, b = _histogram_range(lo, hi)
         assert a == lo and b >= hi
         np.histogram(np.array([lo, hi], np.float64), bins=BINS, range=(a, b))  # raises on a degenerate range
+
+
+def test_concat_inputs_share_its_scale_and_are_written_in_place(tmp_path):
+    """Branches that feed only a Concat, with ranges comparable to its output's, get its output
+    range (as TFLite's converter does), so each is produced straight into its slice and the
+    Concat copies nothing.  A branch also read elsewhere, or much narrower than the rest (a
+    small ReLU branch, a sigmoid), keeps its own scale and is requantized into place.  The int8
+    result stays close to onnxruntime's fp32."""
+    rng = np.random.default_rng(4)
+
+    def w(name, *shape, scale=0.3):
+        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+    inits = [w("wa", 4, 3, 1, 1, scale=3.0), w("wa2", 4, 3, 1, 1, scale=2.0), w("wb", 4, 3, 1, 1, scale=1.5),
+             w("ws", 4, 3, 3, 3, scale=0.05), w("wc", 4, 3, 1, 1), w("wd", 2, 20, 1, 1), w("we", 2, 4, 1, 1)]
+    N = helper.make_node
+    nodes = [N("Conv", ["x", "wa"], ["a"], name="widest"),                        # the output's range
+             N("Conv", ["x", "wa2"], ["a2"], name="comparable"),                 # shares it
+             N("Conv", ["x", "wb"], ["b"], name="read_twice"),
+             N("Conv", ["b", "we"], ["b_tap"], name="second_reader"),
+             N("Conv", ["x", "ws"], ["s"], pads=[1, 1, 1, 1], name="narrow"),
+             N("Relu", ["s"], ["sr"], name="narrow_relu"),
+             N("Conv", ["x", "wc"], ["c"], name="to_sigmoid"),
+             N("Sigmoid", ["c"], ["cs"], name="sigmoid"),
+             N("Concat", ["a", "a2", "b", "sr", "cs"], ["cat"], axis=1, name="concat"),
+             N("Conv", ["cat", "wd"], ["d"], name="mix"),
+             N("Add", ["d", "b_tap"], ["y"], name="join")]
+    model = make_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 12, 12])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 12, 12])], inits, opset=13)
+    path = tmp_path / "cat.onnx"
+    onnx.save(model, str(path))
+    cal = rng.standard_normal((24, 3, 12, 12)).astype(np.float32)
+    m, _, gq = compile_int8(path, cal, tmp_path / "q")
+    (cat,) = [n for n in gq.nodes if n.op_type == "QConcat"]
+    out = gq.tensor(cat.outputs[0]).quant
+    same = [gq.producers()[t].name for t in cat.inputs
+            if (gq.tensor(t).quant.scale, gq.tensor(t).quant.zero_point) == (out.scale, out.zero_point)]
+    assert same == ["widest", "comparable"]
+    src = (tmp_path / "q" / "qmodel.cpp").read_text()
+    assert src.count("was written in place") == 2 and src.count("concat_part_s8<") == 3
+    x = rng.standard_normal((1, 3, 12, 12)).astype(np.float32)
+    assert sqnr_db(ort_run(path, {"x": x})[0], m.run(x)[0]) > 25

@@ -34,6 +34,38 @@ MIN_HELD_OUT_TOTAL = 10  # with fewer samples, the report is computed on the cal
 MAX_EVAL_BATCHES = 32
 
 
+# Producers whose int8 form requantizes its result to any scale at no extra cost.
+_FREE_OUTPUT_SCALE = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul"})
+
+
+# A Concat input takes the output's range only if its own spans at least this share of it
+# (its quantization step grows by at most 4x: two bits of that branch's resolution).
+_CONCAT_SHARE_MIN_SPAN = 0.25
+
+
+def _share_concat_ranges(g: ir.Graph, plan: QuantPlan) -> None:
+    """Give a Concat's inputs its output's range where that costs little, as TFLite's converter
+    does: with the output's scale and zero point an input is produced straight into its slice
+    of the output (QConcat.placed_inputs), and the Concat copies and requantizes nothing.
+    Only an input that feeds the Concat alone, from a producer that requantizes its result
+    anyway, and whose range is not much narrower than the output's (a narrow branch, say a
+    sigmoid's [0, 1] beside a [-20, 20] one, keeps its resolution and is requantized)."""
+    users = g.consumers()
+    producer = g.producers()
+    for n in g.nodes:
+        if n.op_type != "Concat" or n.outputs[0] not in plan.ranges:
+            continue
+        lo, hi = plan.ranges[n.outputs[0]]
+        for t in n.inputs:
+            p = producer.get(t)
+            if (p is None or p.op_type not in _FREE_OUTPUT_SCALE or t not in plan.ranges or t in plan.fixed
+                    or [u.name for u in users.get(t, [])] != [n.name] or t in g.outputs):
+                continue
+            t_lo, t_hi = plan.ranges[t]
+            if t_hi - t_lo >= _CONCAT_SHARE_MIN_SPAN * (hi - lo):
+                plan.ranges[t] = (lo, hi)
+
+
 def _split(batches: list[np.ndarray]) -> tuple[list, list, bool]:
     if len(batches) < MIN_HELD_OUT_TOTAL:
         return batches, batches[:MAX_EVAL_BATCHES], False
@@ -92,6 +124,7 @@ def quantize_graph(g: ir.Graph, model_path, calibration, *, method: str = DEFAUL
         say(f"calibrating {len(names)} tensors on {len(cal)} batches ({method})")
         runner = FloatRunner(model_path, names + list(preact.values()))
         plan = QuantPlan(ranges=collect_ranges(runner, cal, method, say), preact=preact)
+        _share_concat_ranges(g, plan)
     plan.keep_float = frozenset(keep_float)
     gq, fallbacks, layers, float_outputs = rewrite_int8(g, plan, io=io)
     report: dict = {"method": "pre-quantized" if "prequant" in g.metadata else method, "io": io,
