@@ -7,7 +7,8 @@ the same sweep crosses (k tails of 8, 2 and 1; n tails of 1, 2 and 3 rows).
 Shapes sweep its edges: k around the 64-byte chunk (a masked tail, a k shorter than one chunk),
 n around its 8-row passes (a tail of rows, fewer rows than one pass), several input rows, and
 input zero points at both ends of the range (the VNNI path reads x + 128 as unsigned and folds
-(zp + 128) * sum(w) into a second bias).
+(zp + 128) * sum(w) into a second bias), and a head large enough to be prefetched, whose last
+rows have no rows ahead.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ CASES = [
     (1, 33, 5, 77, True),      # k shorter than a chunk, n shorter than a pass
     (1, 1280, 10, 128, False),  # a classifier head: MobileNetV2's 1280 features to logits
     (2, 96, 19, 3, False),
+    (1, 1280, 103, 128, False),  # over 128 KiB of weights: rows 16 ahead are prefetched (qfc_prefetch.h)
 ]
 
 

@@ -9,6 +9,7 @@
 
 #include "requant.h"
 #include "requant_x86.h"
+#include "qfc_prefetch.h"
 
 namespace edge_sdk {
 namespace q8 {
@@ -368,7 +369,10 @@ inline void fc_dots_s8(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_R
     return;
   }
 #endif
-  for (int j = 0; j < N; ++j) acc[j] = bias[j] + dot_s8(x, w + static_cast<size_t>(j) * K, K);
+  for (int j = 0; j < N; ++j) {
+    for (int k = 0; k < K; k += 64) fc_prefetch<N, K>(w, j, k);
+    acc[j] = bias[j] + dot_s8(x, w + static_cast<size_t>(j) * K, K);
+  }
 }
 
 struct QFullyConnectedParams {

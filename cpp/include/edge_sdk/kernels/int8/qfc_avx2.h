@@ -6,6 +6,7 @@
 // a tail of k shorter than a chunk is added in scalar.
 #pragma once
 
+#include "qfc_prefetch.h"
 #include "requant_x86.h"
 
 #if defined(__AVX2__) && !defined(EDGE_Q8_HAVE_VNNI) && !defined(EDGE_SDK_KERNELS_PORTABLE)
@@ -19,8 +20,8 @@ EDGE_Q8_INLINE __m256i widen16_avx2(const int8_t* p) {
   return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// Rows [j0, j0 + R) of the dot products of one input row (R <= 4).
-template <int K, int R>
+// Rows [j0, j0 + R) of the dot products of one input row (R <= 4) of an N x K layer.
+template <int N, int K, int R>
 EDGE_Q8_INLINE void fc_rows_avx2(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_RESTRICT w,
                                  const int32_t* EDGE_Q8_RESTRICT bias, int32_t* EDGE_Q8_RESTRICT acc, int j0) {
   static_assert(R >= 1 && R <= 4, "four rows a pass at most");
@@ -28,6 +29,8 @@ EDGE_Q8_INLINE void fc_rows_avx2(const int8_t* EDGE_Q8_RESTRICT x, const int8_t*
   const int8_t* wr = w + static_cast<size_t>(j0) * K;
   __m256i a[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
   for (int k = 0; k < KV; k += 16) {
+    if (k % 64 == 0)
+      for (int r = 0; r < R; ++r) fc_prefetch<N, K>(w, j0 + r, k);
     const __m256i xv = widen16_avx2(x + k);
     for (int r = 0; r < R; ++r)
       a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(xv, widen16_avx2(wr + static_cast<size_t>(r) * K + k)));
@@ -49,8 +52,8 @@ template <int N, int K>
 inline void fc_dots_avx2(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_RESTRICT w,
                          const int32_t* EDGE_Q8_RESTRICT bias, int32_t* EDGE_Q8_RESTRICT acc) {
   constexpr int R = 4;
-  for (int j0 = 0; j0 + R <= N; j0 += R) fc_rows_avx2<K, R>(x, w, bias, acc, j0);
-  if constexpr (N % R != 0) fc_rows_avx2<K, N % R>(x, w, bias, acc, N - N % R);
+  for (int j0 = 0; j0 + R <= N; j0 += R) fc_rows_avx2<N, K, R>(x, w, bias, acc, j0);
+  if constexpr (N % R != 0) fc_rows_avx2<N, K, N % R>(x, w, bias, acc, N - N % R);
 }
 
 }  // namespace q8

@@ -5,6 +5,7 @@
 // A tail of k is read through a mask (zero bytes, which add nothing).
 #pragma once
 
+#include "qfc_prefetch.h"
 #include "requant_x86.h"
 
 #if defined(EDGE_Q8_HAVE_VNNI)
@@ -19,8 +20,8 @@
 namespace edge_sdk {
 namespace q8 {
 
-// Rows [j0, j0 + R) of the dot products of one input row.
-template <int K, int R>
+// Rows [j0, j0 + R) of the dot products of one input row of an N x K layer.
+template <int N, int K, int R>
 EDGE_Q8_INLINE void fc_rows_vnni(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_RESTRICT w,
                                  const int32_t* EDGE_Q8_RESTRICT bias_u8, int32_t* EDGE_Q8_RESTRICT acc, int j0) {
   constexpr __mmask64 tail = K % 64 ? (__mmask64{1} << (K % 64)) - 1 : ~__mmask64{0};
@@ -30,6 +31,7 @@ EDGE_Q8_INLINE void fc_rows_vnni(const int8_t* EDGE_Q8_RESTRICT x, const int8_t*
   for (int r = 0; r < R; ++r) a[r] = _mm512_setzero_si512();
   for (int k0 = 0; k0 < K; k0 += 64) {
     const __mmask64 m = K - k0 >= 64 ? ~__mmask64{0} : tail;  // masked bytes are 0 in w: they add nothing
+    for (int r = 0; r < R; ++r) fc_prefetch<N, K>(w, j0 + r, k0);
     const __m512i u = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, x + k0), flip);
     for (int r = 0; r < R; ++r)
       a[r] = _mm512_dpbusd_epi32(a[r], u, _mm512_maskz_loadu_epi8(m, wr + static_cast<size_t>(r) * K + k0));
@@ -42,8 +44,8 @@ template <int N, int K>
 inline void fc_dots_vnni(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8_RESTRICT w,
                          const int32_t* EDGE_Q8_RESTRICT bias_u8, int32_t* EDGE_Q8_RESTRICT acc) {
   constexpr int R = 8;  // weight rows a pass: eight independent accumulators
-  for (int j0 = 0; j0 + R <= N; j0 += R) fc_rows_vnni<K, R>(x, w, bias_u8, acc, j0);
-  if constexpr (N % R != 0) fc_rows_vnni<K, N % R>(x, w, bias_u8, acc, N - N % R);
+  for (int j0 = 0; j0 + R <= N; j0 += R) fc_rows_vnni<N, K, R>(x, w, bias_u8, acc, j0);
+  if constexpr (N % R != 0) fc_rows_vnni<N, K, N % R>(x, w, bias_u8, acc, N - N % R);
 }
 
 }  // namespace q8
