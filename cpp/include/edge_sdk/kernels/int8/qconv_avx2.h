@@ -100,14 +100,47 @@ EDGE_Q8_INLINE void avx2_gather(const int8_t* in_g, int p0, int count, int16_t* 
   }
 }
 
+// Accumulators of output channels [oc, oc + T) over the block's patches: NV = 2 vectors (16
+// pixels), or 1 for a block of at most 8 (the last block of a plane or of a fused conv's band,
+// e.g. 68 = 4 * 16 + 4 pixels, would otherwise spend a whole vector of multiply-adds on nothing).
+template <int Q, int T, int NV>
+EDGE_Q8_INLINE void avx2_tile(const int16_t* patches, const int32_t* wr, const int32_t* bias_folded, int oc,
+                              __m256i acc[T][2]) {
+  for (int j = 0; j < T; ++j) acc[j][0] = acc[j][1] = _mm256_set1_epi32(bias_folded[oc + j]);
+  for (int q = 0; q < Q; ++q) {
+    const int16_t* pq = patches + static_cast<size_t>(q) * 2 * kAvx2Pixels;
+    __m256i x[NV];
+    for (int v = 0; v < NV; ++v) x[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq + 16 * v));
+    for (int j = 0; j < T; ++j) {
+      const __m256i wp = _mm256_set1_epi32(wr[static_cast<size_t>(j) * Q + q]);
+      for (int v = 0; v < NV; ++v) acc[j][v] = _mm256_add_epi32(acc[j][v], _mm256_madd_epi16(x[v], wp));
+    }
+  }
+}
+
+template <const QConvParams& P, int T>
+EDGE_Q8_INLINE void avx2_tile_store(const int16_t* patches, const int32_t* wq, const int32_t* bias_folded,
+                                    const int32_t* mult, const int32_t* shift, int8_t* out_b, int oc, int p0,
+                                    int count) {
+  constexpr int Q = avx2_pairs(P.c_in / P.groups * P.k_h * P.k_w);
+  constexpr int plane_out = P.h_out * P.w_out;
+  const int32_t* wr = wq + static_cast<size_t>(oc) * Q;
+  __m256i acc[T][2];
+  if (count <= kAvx2Pixels / 2)
+    avx2_tile<Q, T, 1>(patches, wr, bias_folded, oc, acc);
+  else
+    avx2_tile<Q, T, 2>(patches, wr, bias_folded, oc, acc);
+  for (int j = 0; j < T; ++j)
+    avx2_requant_store<P>(acc[j], mult[oc + j], shift[oc + j], out_b + static_cast<size_t>(oc + j) * plane_out + p0,
+                          count);
+}
+
 template <const QConvParams& P>
 inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDGE_Q8_RESTRICT wq,
                            const int32_t* EDGE_Q8_RESTRICT bias_folded, const int32_t* mult, const int32_t* shift,
                            int8_t* EDGE_Q8_RESTRICT out, int16_t* EDGE_Q8_RESTRICT patches) {
   constexpr int cin_g = P.c_in / P.groups;
   constexpr int cout_g = P.c_out / P.groups;
-  constexpr int K = cin_g * P.k_h * P.k_w;
-  constexpr int Q = avx2_pairs(K);
   constexpr int plane_in = P.h_in * P.w_in;
   constexpr int plane_out = P.h_out * P.w_out;
   for (int b = 0; b < P.n; ++b) {
@@ -118,37 +151,10 @@ inline void conv2d_s8_avx2(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDG
         const int count = plane_out - p0 < kAvx2Pixels ? plane_out - p0 : kAvx2Pixels;
         avx2_gather<P>(in_b + static_cast<size_t>(g) * cin_g * plane_in, p0, count, patches);
         int ocg = 0;
-        for (; ocg + kAvx2Channels <= cout_g; ocg += kAvx2Channels) {
-          const int oc = g * cout_g + ocg;
-          const int32_t* wr = wq + static_cast<size_t>(oc) * Q;
-          __m256i acc[kAvx2Channels][2];
-          for (int j = 0; j < kAvx2Channels; ++j) acc[j][0] = acc[j][1] = _mm256_set1_epi32(bias_folded[oc + j]);
-          for (int q = 0; q < Q; ++q) {
-            const int16_t* pq = patches + static_cast<size_t>(q) * 2 * kAvx2Pixels;
-            const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq));
-            const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq + 16));
-            for (int j = 0; j < kAvx2Channels; ++j) {
-              const __m256i wp = _mm256_set1_epi32(wr[static_cast<size_t>(j) * Q + q]);
-              acc[j][0] = _mm256_add_epi32(acc[j][0], _mm256_madd_epi16(x0, wp));
-              acc[j][1] = _mm256_add_epi32(acc[j][1], _mm256_madd_epi16(x1, wp));
-            }
-          }
-          for (int j = 0; j < kAvx2Channels; ++j)
-            avx2_requant_store<P>(acc[j], mult[oc + j], shift[oc + j],
-                                  out_b + static_cast<size_t>(oc + j) * plane_out + p0, count);
-        }
-        for (; ocg < cout_g; ++ocg) {
-          const int oc = g * cout_g + ocg;
-          const int32_t* wr = wq + static_cast<size_t>(oc) * Q;
-          __m256i acc[2] = {_mm256_set1_epi32(bias_folded[oc]), _mm256_set1_epi32(bias_folded[oc])};
-          for (int q = 0; q < Q; ++q) {
-            const int16_t* pq = patches + static_cast<size_t>(q) * 2 * kAvx2Pixels;
-            const __m256i wp = _mm256_set1_epi32(wr[q]);
-            acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq)), wp));
-            acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pq + 16)), wp));
-          }
-          avx2_requant_store<P>(acc, mult[oc], shift[oc], out_b + static_cast<size_t>(oc) * plane_out + p0, count);
-        }
+        for (; ocg + kAvx2Channels <= cout_g; ocg += kAvx2Channels)
+          avx2_tile_store<P, kAvx2Channels>(patches, wq, bias_folded, mult, shift, out_b, g * cout_g + ocg, p0, count);
+        for (; ocg < cout_g; ++ocg)
+          avx2_tile_store<P, 1>(patches, wq, bias_folded, mult, shift, out_b, g * cout_g + ocg, p0, count);
       }
     }
   }
