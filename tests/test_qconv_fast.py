@@ -10,7 +10,8 @@ The direct (qconv_x86_direct.h) and depthwise (qconv_x86_dw.h) VNNI paths get na
 layers and depthwise layers around their 16-pixel blocks and 4-tap quads; the same narrow layers
 run the AVX2 direct path (qconv_avx2_direct.h) on AVX2 hosts: odd channel counts (a channel
 paired with 0), channel tiles with a tail, stride 2 and dilation 2 (pair-row phases), and the
-depthwise layers run the AVX2 depthwise path (qconv_avx2_dw.h).
+depthwise layers run the AVX2 depthwise path (qconv_avx2_dw.h).  Wider spatial layers run the
+AVX2 gather (qconv_avx2.h), whose blocks span two output rows and padded edges.
 """
 from __future__ import annotations
 
@@ -58,6 +59,12 @@ CASES = [
     (130, 64, 1, 3, 2, 1, 1, 5, 35, 7),   # stride 2, input channels past 128
     (256, 16, 1, 3, 1, 0, 1, 4, 18, 250),  # the widest input it takes
     (40, 32, 1, 2, 1, 0, 1, 5, 17, 128),  # 2x2: one half-empty tap quad per kernel row
+    # The AVX2 gather (qconv_avx2.h) on layers too wide for the direct path: 16-pixel blocks that
+    # span two output rows read one 16-byte load per row, padded rows and columns masked.
+    (72, 8, 1, 3, 1, 1, 1, 7, 20, 128),
+    (8, 72, 1, 3, 1, 1, 1, 5, 23, 30),
+    (80, 6, 1, 3, 1, 2, 1, 4, 17, 250),   # padding wider than one column, 21-wide output rows
+    (96, 5, 1, 3, 1, 0, 1, 6, 18, 3),     # no padding: every tap's two loads used as they are
     # The depthwise VNNI path (qconv_x86_dw.h): flattened planes, junk columns dropped.
     (24, 24, 24, 3, 1, 1, 1, 6, 6, 90),   # MobileNet's small planes
     (16, 16, 16, 3, 2, 1, 1, 13, 14, 128),  # stride 2 over odd and even sizes

@@ -44,17 +44,37 @@ EDGE_Q8_INLINE void avx2_requant_store(const __m256i acc[2], int32_t m, int s, i
   }
 }
 
+// Where a block of 16 pixels of a stride-1 conv lies in an output row and the start of the next
+// (w_out >= 16: at most two), each row's pixels read consecutive input bytes for every tap.
+// Per block: n1 pixels in the first row, and each lane's input column at kw = 0.
+struct Avx2Rows {
+  int n1;
+  __m128i second8;  // bytes of lanes >= n1: -1
+  __m256i second;   // the same, int16 lanes
+  __m256i col;      // input column of each lane at kw = 0 (int16)
+};
+
+template <const QConvParams& P>
+constexpr bool avx2_two_rows() {
+  return !pointwise<P>() && P.stride_w == 1 && P.dil_w == 1 && P.w_out >= kAvx2Pixels &&
+         static_cast<size_t>(P.c_in / P.groups) * P.h_in * P.w_in >= kAvx2Pixels;
+}
+
 // One tap of a block: t[px] = x[tap k] of the block's pixel px (int16), zp_in where the tap is padding,
-// 0 past the plane.  A block of 16 pixels inside one output row of a stride-1 conv reads 16
-// consecutive input bytes: one load and one sign extension where the window is inside the row.
-// A pointwise conv reads its plane as one row (MobileNet's 12x12, 6x6 and 3x3 1x1 layers would
-// otherwise gather every byte on its own).
+// 0 past the plane.  On a stride-1 conv each of the block's (at most two) output rows reads
+// consecutive input bytes: one 16-byte load per row, blended at lane n1, then lanes whose
+// input row or column is padding take zp_in (masks from each lane's column).  A pointwise conv
+// reads its plane as one row (MobileNet's 12x12, 6x6 and 3x3 1x1 layers would otherwise gather
+// every byte on its own).  Loads that would leave the group's input, and the plane's last
+// block, take the per-pixel route.
 template <const QConvParams& P>
 EDGE_Q8_INLINE __m256i avx2_tap(const int8_t* in_g, int k, int count, const int* ih0, const int* iw0,
-                                bool one_row) {
+                                const Avx2Rows* rows) {
   constexpr int KK = P.k_h * P.k_w;
+  constexpr int plane = P.h_in * P.w_in;
+  constexpr int group_bytes = P.c_in / P.groups * plane;
   const int ic = k / KK, kh = k % KK / P.k_w, kw = k % P.k_w;
-  const int8_t* ip = in_g + static_cast<size_t>(ic) * P.h_in * P.w_in;
+  const int8_t* ip = in_g + static_cast<size_t>(ic) * plane;
   if constexpr (pointwise<P>()) {  // the block's pixels are consecutive bytes of the flattened plane
     const int8_t* src = ip + ih0[0] * P.w_in + iw0[0];
     if (count == kAvx2Pixels) return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
@@ -62,10 +82,27 @@ EDGE_Q8_INLINE __m256i avx2_tap(const int8_t* in_g, int k, int count, const int*
     for (int px = 0; px < count; ++px) tail[px] = src[px];
     return _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
   }
-  if (one_row) {
-    const int ih = ih0[0] + kh * P.dil_h, iw = iw0[0] + kw;
-    if (static_cast<unsigned>(ih) < static_cast<unsigned>(P.h_in) && iw >= 0 && iw + kAvx2Pixels <= P.w_in)
-      return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ip + ih * P.w_in + iw)));
+  if (rows) {
+    const int ih_a = ih0[0] + kh * P.dil_h, ih_b = ih_a + P.stride_h;
+    const bool ok_a = static_cast<unsigned>(ih_a) < static_cast<unsigned>(P.h_in);
+    const bool ok_b = rows->n1 < kAvx2Pixels && static_cast<unsigned>(ih_b) < static_cast<unsigned>(P.h_in);
+    // Byte offsets in the group of lane 0's read (row a) and of the read whose lane n1 is the
+    // second row's first pixel; a row that is all padding reads row a (or 0) instead.
+    const int base = ic * plane;
+    const int off_a = ok_a ? base + ih_a * P.w_in + iw0[0] + kw : base;
+    const int off_b = ok_b ? base + ih_b * P.w_in + iw0[rows->n1] + kw - rows->n1 : off_a;
+    if (off_a >= 0 && off_a + kAvx2Pixels <= group_bytes && off_b >= 0 && off_b + kAvx2Pixels <= group_bytes) {
+      const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in_g + off_a));
+      const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in_g + off_b));
+      const __m256i t = _mm256_cvtepi8_epi16(_mm_blendv_epi8(va, vb, rows->second8));
+      const __m256i iw = _mm256_add_epi16(rows->col, _mm256_set1_epi16(static_cast<int16_t>(kw)));
+      const __m256i row_ok = _mm256_blendv_epi8(_mm256_set1_epi16(ok_a ? -1 : 0), _mm256_set1_epi16(ok_b ? -1 : 0),
+                                                rows->second);
+      const __m256i ok = _mm256_and_si256(
+          row_ok, _mm256_and_si256(_mm256_cmpgt_epi16(iw, _mm256_set1_epi16(-1)),
+                                   _mm256_cmpgt_epi16(_mm256_set1_epi16(static_cast<int16_t>(P.w_in)), iw)));
+      return _mm256_blendv_epi8(_mm256_set1_epi16(static_cast<int16_t>(P.zp_in)), t, ok);
+    }
   }
   alignas(32) int16_t t[kAvx2Pixels];
   for (int px = 0; px < kAvx2Pixels; ++px) {
@@ -89,10 +126,25 @@ EDGE_Q8_INLINE void avx2_gather(const int8_t* in_g, int p0, int count, int16_t* 
     ih0[px] = p / P.w_out * P.stride_h - P.pad_top;
     iw0[px] = p % P.w_out * P.stride_w - P.pad_left;
   }
-  const bool one_row = P.stride_w == 1 && P.dil_w == 1 && count == kAvx2Pixels && p0 % P.w_out + kAvx2Pixels <= P.w_out;
+  Avx2Rows two_rows;
+  const Avx2Rows* rows = nullptr;
+  if (avx2_two_rows<P>() && count == kAvx2Pixels) {
+    const int n1 = P.w_out - p0 % P.w_out < kAvx2Pixels ? P.w_out - p0 % P.w_out : kAvx2Pixels;
+    alignas(32) int16_t col[kAvx2Pixels], second[kAvx2Pixels];
+    alignas(16) int8_t second8[kAvx2Pixels];
+    for (int px = 0; px < kAvx2Pixels; ++px) {
+      col[px] = static_cast<int16_t>(iw0[px]);
+      second[px] = static_cast<int16_t>(px < n1 ? 0 : -1);
+      second8[px] = static_cast<int8_t>(px < n1 ? 0 : -1);
+    }
+    two_rows = {n1, _mm_load_si128(reinterpret_cast<const __m128i*>(second8)),
+                _mm256_load_si256(reinterpret_cast<const __m256i*>(second)),
+                _mm256_load_si256(reinterpret_cast<const __m256i*>(col))};
+    rows = &two_rows;
+  }
   for (int q = 0; q < avx2_pairs(K); ++q) {
-    const __m256i a = avx2_tap<P>(in_g, 2 * q, count, ih0, iw0, one_row);
-    const __m256i b = 2 * q + 1 < K ? avx2_tap<P>(in_g, 2 * q + 1, count, ih0, iw0, one_row) : _mm256_setzero_si256();
+    const __m256i a = avx2_tap<P>(in_g, 2 * q, count, ih0, iw0, rows);
+    const __m256i b = 2 * q + 1 < K ? avx2_tap<P>(in_g, 2 * q + 1, count, ih0, iw0, rows) : _mm256_setzero_si256();
     const __m256i lo = _mm256_unpacklo_epi16(a, b), hi = _mm256_unpackhi_epi16(a, b);
     __m256i* o = reinterpret_cast<__m256i*>(patches + static_cast<size_t>(q) * 2 * kAvx2Pixels);
     _mm256_storeu_si256(o, _mm256_permute2x128_si256(lo, hi, 0x20));
