@@ -112,8 +112,42 @@ struct QPoolParams {
   int act_min, act_max;
 };
 
+// Max pooling without dilation, separably: each output row first takes the max of its window's
+// input rows over the whole row (contiguous bytes, which the compiler vectorises), then each
+// output the max of its window's columns of that row.  Windows are clipped to the input, as
+// in the general loop below; the row buffer is on the stack, so rows over 1 KiB take that loop.
+template <const QPoolParams& P>
+inline void max_pool_s8_separable(const int8_t* in, int8_t* out) {
+  int8_t rowm[P.w_in];
+  for (int p = 0; p < P.planes; ++p) {
+    const int8_t* ip = in + static_cast<size_t>(p) * P.h_in * P.w_in;
+    int8_t* op = out + static_cast<size_t>(p) * P.h_out * P.w_out;
+    for (int oh = 0; oh < P.h_out; ++oh) {
+      for (int iw = 0; iw < P.w_in; ++iw) rowm[iw] = -128;
+      for (int kh = 0; kh < P.k_h; ++kh) {
+        const int ih = oh * P.stride_h - P.pad_top + kh;
+        if (ih < 0 || ih >= P.h_in) continue;
+        const int8_t* row = ip + static_cast<size_t>(ih) * P.w_in;
+        for (int iw = 0; iw < P.w_in; ++iw) rowm[iw] = row[iw] > rowm[iw] ? row[iw] : rowm[iw];
+      }
+      int8_t* orow = op + static_cast<size_t>(oh) * P.w_out;
+      for (int ow = 0; ow < P.w_out; ++ow) {
+        const int iw0 = ow * P.stride_w - P.pad_left;
+        const int lo = iw0 < 0 ? -iw0 : 0, hi = P.w_in - iw0 < P.k_w ? P.w_in - iw0 : P.k_w;
+        int32_t m = -128;
+        for (int kw = lo; kw < hi; ++kw) m = rowm[iw0 + kw] > m ? rowm[iw0 + kw] : m;
+        orow[ow] = clamp_i8(m, P.act_min, P.act_max);
+      }
+    }
+  }
+}
+
 template <const QPoolParams& P>
 inline void max_pool_s8(const int8_t* in, int8_t* out) {
+  if constexpr (P.dil_h == 1 && P.dil_w == 1 && P.w_in <= 1024) {
+    max_pool_s8_separable<P>(in, out);
+    return;
+  }
   for (int p = 0; p < P.planes; ++p) {
     const int8_t* ip = in + static_cast<size_t>(p) * P.h_in * P.w_in;
     int8_t* op = out + static_cast<size_t>(p) * P.h_out * P.w_out;
