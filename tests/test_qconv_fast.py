@@ -52,6 +52,7 @@ CASES = [
     (3, 8, 1, 3, 1, 1, 1, 9, 40, 128),    # Meso4's stem: 2 full blocks + a tail of 8
     (8, 16, 1, 5, 1, 2, 1, 6, 33, 0),     # 5x5: two tap quads, the second mostly zero weights
     (16, 32, 1, 3, 2, 1, 1, 7, 37, 255),  # stride 2, two 16-channel tiles
+    (16, 24, 1, 3, 2, 1, 1, 7, 37, 200),  # stride 2 on the AVX2 direct path (under 32 output channels)
     (5, 7, 1, 7, 1, 3, 1, 8, 16, 60),     # 7 taps per row, odd channel counts, one exact block
     (4, 8, 1, 3, 1, 0, 2, 9, 21, 200),    # dilation 2: the direct path needs dil_w == 1
     # ... and wide layers, where it replaces the per-byte gather (up to 256 input channels).

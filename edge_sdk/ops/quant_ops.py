@@ -206,7 +206,7 @@ def direct_weight_quads(geo: dict, w: np.ndarray) -> np.ndarray | None:
 def uses_avx2_direct(geo: dict) -> bool:
     """use_avx2_direct<P>() in qconv_avx2_direct.h."""
     g = geo
-    return (g["groups"] == 1 and g["k_h"] * g["k_w"] > 1 and 2 <= g["c_in"] <= 64 and g["c_out"] <= 64
+    return (g["groups"] == 1 and g["k_h"] * g["k_w"] > 1 and 2 <= g["c_in"] <= 64 and g["c_out"] < 32
             and g["w_out"] >= 16 and g["stride_w"] <= 4)
 
 
