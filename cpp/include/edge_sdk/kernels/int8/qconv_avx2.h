@@ -56,13 +56,30 @@ struct Avx2Rows {
 
 template <const QConvParams& P>
 constexpr bool avx2_two_rows() {
-  return !pointwise<P>() && P.stride_w == 1 && P.dil_w == 1 && P.w_out >= kAvx2Pixels &&
-         static_cast<size_t>(P.c_in / P.groups) * P.h_in * P.w_in >= kAvx2Pixels;
+  return !pointwise<P>() && (P.stride_w == 1 || P.stride_w == 2) && P.dil_w == 1 && P.w_out >= kAvx2Pixels &&
+         static_cast<size_t>(P.c_in / P.groups) * P.h_in * P.w_in >= static_cast<size_t>(kAvx2Pixels) * P.stride_w;
+}
+
+// p[0], p[2], ..., p[30] (a stride-2 phase of 32 input bytes).
+EDGE_Q8_INLINE __m128i avx2d_even_bytes(const int8_t* p) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i idx = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1,
+                                       0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+  return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, idx), 0x08));
+}
+
+// The 16 input bytes of a row segment of a stride-s conv: p[0], p[s], ..., p[15 s].
+template <int S>
+EDGE_Q8_INLINE __m128i avx2_row_bytes(const int8_t* p) {
+  if constexpr (S == 1)
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  else
+    return avx2d_even_bytes(p);
 }
 
 // One tap of a block: t[px] = x[tap k] of the block's pixel px (int16), zp_in where the tap is padding,
-// 0 past the plane.  On a stride-1 conv each of the block's (at most two) output rows reads
-// consecutive input bytes: one 16-byte load per row, blended at lane n1, then lanes whose
+// 0 past the plane.  On a stride-1 (stride-2) conv each of the block's (at most two) output rows
+// reads consecutive (every other) input bytes: one 16 (32) byte load per row, blended at lane n1, then lanes whose
 // input row or column is padding take zp_in (masks from each lane's column).  A pointwise conv
 // reads its plane as one row (MobileNet's 12x12, 6x6 and 3x3 1x1 layers would otherwise gather
 // every byte on its own).  Loads that would leave the group's input, and the plane's last
@@ -89,11 +106,12 @@ EDGE_Q8_INLINE __m256i avx2_tap(const int8_t* in_g, int k, int count, const int*
     // Byte offsets in the group of lane 0's read (row a) and of the read whose lane n1 is the
     // second row's first pixel; a row that is all padding reads row a (or 0) instead.
     const int base = ic * plane;
+    constexpr int span = kAvx2Pixels * P.stride_w;  // bytes one row read covers
     const int off_a = ok_a ? base + ih_a * P.w_in + iw0[0] + kw : base;
-    const int off_b = ok_b ? base + ih_b * P.w_in + iw0[rows->n1] + kw - rows->n1 : off_a;
-    if (off_a >= 0 && off_a + kAvx2Pixels <= group_bytes && off_b >= 0 && off_b + kAvx2Pixels <= group_bytes) {
-      const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in_g + off_a));
-      const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in_g + off_b));
+    const int off_b = ok_b ? base + ih_b * P.w_in + iw0[rows->n1] + kw - P.stride_w * rows->n1 : off_a;
+    if (off_a >= 0 && off_a + span <= group_bytes && off_b >= 0 && off_b + span <= group_bytes) {
+      const __m128i va = avx2_row_bytes<P.stride_w>(in_g + off_a);
+      const __m128i vb = avx2_row_bytes<P.stride_w>(in_g + off_b);
       const __m256i t = _mm256_cvtepi8_epi16(_mm_blendv_epi8(va, vb, rows->second8));
       const __m256i iw = _mm256_add_epi16(rows->col, _mm256_set1_epi16(static_cast<int16_t>(kw)));
       const __m256i row_ok = _mm256_blendv_epi8(_mm256_set1_epi16(ok_a ? -1 : 0), _mm256_set1_epi16(ok_b ? -1 : 0),

@@ -68,14 +68,6 @@ EDGE_Q8_INLINE int32_t avx2d_pair(int a, int b) {
                               static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(b))) << 16);
 }
 
-// p[0], p[2], ..., p[30] (a stride-2 phase of 32 input bytes).
-EDGE_Q8_INLINE __m128i avx2d_even_bytes(const int8_t* p) {
-  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  const __m256i idx = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1,
-                                       0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
-  return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, idx), 0x08));
-}
-
 // Lanes dst[0..16) = (a[i], b[i]) pairs of 16 int16 values each (b: zeros where null).
 EDGE_Q8_INLINE void avx2d_store_pairs(__m128i a, __m128i b, int32_t* dst) {
   const __m256i va = _mm256_cvtepi8_epi16(a), vb = _mm256_cvtepi8_epi16(b);
