@@ -34,6 +34,7 @@ CASES = [  # (arch, quantize): together they take every split path
     ("mobilenetv2_035_96", "int8"),  # int8 depthwise and 1x1: channels; fully connected: columns
     ("resnet_small", "int8"),        # int8 3x3 convs without a pool: channels
     ("mesoinception4", "int8"),      # int8 convs of 1 to 4 channels on 256x256: single-channel parts
+    ("efficientnet_style_128", "int8"),  # int8 SiLU tables, SE scaling (QMul by channel), QAdd: channels
 ]
 
 
@@ -82,8 +83,11 @@ def test_every_split_kind_is_exercised(pairs):
             seen.add("fp32 classifier columns")
         if src.count("fully_connected_s8_f32<") >= 2:
             seen.add("int8 classifier columns")
+        for op in re.findall(r"// channels \[\d+, \d+\)\n\s+edge_sdk::q8::(add|mul|lut)_s8[<(]", src):
+            seen.add(f"int8 {op} channels")
     assert seen == {"fp32 rows", "int8 rows", "none channels", "int8 channels", "int8 single channels",
-                    "fp32 classifier columns", "int8 classifier columns"}, seen
+                    "fp32 classifier columns", "int8 classifier columns",
+                    "int8 add channels", "int8 mul channels", "int8 lut channels"}, seen
 
 
 def test_one_thread_builds_have_no_threads(pairs):

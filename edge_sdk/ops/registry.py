@@ -85,6 +85,11 @@ class OpDef:
         """Multiply-accumulates per inference (for inspect and bench)."""
         return 0
 
+    def thread_work(self, node: "ir.Node", g: "ir.Graph") -> int:
+        """The node's work in multiply-accumulates (its MACs; an elementwise op's cost in
+        MAC-equivalents), which --threads compares with what waking a worker costs."""
+        return self.macs(node, g)
+
     def channel_split(self, node: "ir.Node", g: "ir.Graph") -> ChannelSplit | None:
         """How this node's output channels may run on several threads, or None (it runs whole)."""
         return None

@@ -13,7 +13,8 @@ from .. import ir
 from ..ops import lookup
 from ..ops.partition import balanced_ranges
 
-# Below this a layer is done in a few microseconds, about what handing it to a spinning worker costs.
+# Below this a layer is done in a few microseconds, about what handing it to a spinning worker
+# costs (MACs, or an elementwise op's MAC-equivalents: OpDef.thread_work).
 MIN_MACS_PER_PART = 50_000
 
 
@@ -23,7 +24,7 @@ def split_for_threads(g: ir.Graph, threads: int) -> ir.Graph:
         return g
     for n in g.nodes:
         d = lookup(n, g)
-        want = min(threads, d.macs(n, g) // MIN_MACS_PER_PART)
+        want = min(threads, d.thread_work(n, g) // MIN_MACS_PER_PART)
         if want < 2:
             continue
         rows = d.row_parts(n, g, want)
