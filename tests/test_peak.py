@@ -51,11 +51,14 @@ def test_the_peak_bounds_a_real_convolution(cache, save, tmp_path):
                        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 28, 28])],
                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64, 28, 28])], [w])
     r = profile(save(model, "big.onnx"), runs=20, warmup=3, out_dir=tmp_path / "prof")
+    # Each call measures again and keeps the highest figure, so a later one is at least the
+    # profile's (which a busy core, e.g. the test suite's other worker, may have measured low).
     peak = peak_for("host")
     conv = next(x for x in r["layers"] if x["node"] == "big")
-    assert r["peak_gmacs"] == peak.fp32_gmacs and "measured fp32 peak" in r["peak_source"]
+    assert 0.3 * peak.fp32_gmacs <= r["peak_gmacs"] <= peak.fp32_gmacs, (r["peak_gmacs"], peak)
+    assert "measured fp32 peak" in r["peak_source"]
     assert 0.1 * peak.fp32_gmacs < conv["gmacs_per_s"] < 1.25 * peak.fp32_gmacs, (conv, peak)
-    assert conv["peak_pct"] == pytest.approx(100 * conv["gmacs_per_s"] / peak.fp32_gmacs)
+    assert conv["peak_pct"] == pytest.approx(100 * conv["gmacs_per_s"] / r["peak_gmacs"])
     assert "% peak" in format_profile(r)
 
 
