@@ -44,9 +44,9 @@ EDGE_Q8_INLINE void avx2_requant_store(const __m256i acc[2], int32_t m, int s, i
   }
 }
 
-// Where a block of 16 pixels of a stride-1 conv lies in an output row and the start of the next
-// (w_out >= 16: at most two), each row's pixels read consecutive input bytes for every tap.
-// Per block: n1 pixels in the first row, and each lane's input column at kw = 0.
+// Where a block of 16 pixels of a stride-1 or stride-2 conv lies in an output row and the start
+// of the next (w_out >= 16: at most two), each row's pixels read evenly spaced input bytes for
+// every tap.  Per block: n1 pixels in the first row, and each lane's input column at kw = 0.
 struct Avx2Rows {
   int n1;
   __m128i second8;  // bytes of lanes >= n1: -1
@@ -148,16 +148,14 @@ EDGE_Q8_INLINE void avx2_gather(const int8_t* in_g, int p0, int count, int16_t* 
   const Avx2Rows* rows = nullptr;
   if (avx2_two_rows<P>() && count == kAvx2Pixels) {
     const int n1 = P.w_out - p0 % P.w_out < kAvx2Pixels ? P.w_out - p0 % P.w_out : kAvx2Pixels;
-    alignas(32) int16_t col[kAvx2Pixels], second[kAvx2Pixels];
+    alignas(32) int16_t col[kAvx2Pixels];
     alignas(16) int8_t second8[kAvx2Pixels];
     for (int px = 0; px < kAvx2Pixels; ++px) {
       col[px] = static_cast<int16_t>(iw0[px]);
-      second[px] = static_cast<int16_t>(px < n1 ? 0 : -1);
       second8[px] = static_cast<int8_t>(px < n1 ? 0 : -1);
     }
-    two_rows = {n1, _mm_load_si128(reinterpret_cast<const __m128i*>(second8)),
-                _mm256_load_si256(reinterpret_cast<const __m256i*>(second)),
-                _mm256_load_si256(reinterpret_cast<const __m256i*>(col))};
+    const __m128i second = _mm_load_si128(reinterpret_cast<const __m128i*>(second8));
+    two_rows = {n1, second, _mm256_cvtepi8_epi16(second), _mm256_load_si256(reinterpret_cast<const __m256i*>(col))};
     rows = &two_rows;
   }
   for (int q = 0; q < avx2_pairs(K); ++q) {
