@@ -214,13 +214,16 @@ inline void pool_band_s8(int8_t* EDGE_Q8_RESTRICT band, const int8_t* lut, int8_
     if constexpr (E.pool_h == 1 && E.pool_w == 1) {
       for (int ow = 0; ow < E.w_out; ++ow) o[ow] = clamp_i8(b[ow], E.act_min, E.act_max);
     } else {
+      // Separably (as max_pool_s8_separable): the max of the band's rows over whole rows, in
+      // place in the band's first row (contiguous bytes, which the compiler vectorises), then
+      // each window's columns.  About 4x fewer instructions than window by window.
+      for (int r = 1; r < E.pool_h; ++r) {
+        const int8_t* br = b + r * E.w_conv;
+        for (int j = 0; j < E.w_conv; ++j) b[j] = br[j] > b[j] ? br[j] : b[j];
+      }
       for (int ow = 0; ow < E.w_out; ++ow) {
-        int32_t m = -128;
-        for (int r = 0; r < E.pool_h; ++r)
-          for (int k = 0; k < E.pool_w; ++k) {
-            const int32_t v = b[r * E.w_conv + ow * E.pool_w + k];
-            m = v > m ? v : m;
-          }
+        int8_t m = b[ow * E.pool_w];
+        for (int k = 1; k < E.pool_w; ++k) m = b[ow * E.pool_w + k] > m ? b[ow * E.pool_w + k] : m;
         o[ow] = clamp_i8(m, E.act_min, E.act_max);
       }
     }
