@@ -19,6 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from conftest import REPO, make_model
 from edge_sdk.frontend import import_onnx
+from edge_sdk.ops.quant_ops import band_rows, conv_geometry_2d, pooled_bands
 from edge_sdk.passes import fuse_qconv_epilogue, run_passes
 from edge_sdk.quantize import pre_quant_passes, quantize_graph
 from edge_sdk.quantize.build_run import HostModel
@@ -30,7 +31,7 @@ BLOCKS = [
     (8, 16, 5, 1, 2, 16, 16, True, 4),   # 4x4 pool (Meso4's last block)
     (16, 32, 3, 2, 1, 19, 19, False, 2),  # stride 2, pool without BatchNormalization (VNNI path)
     (4, 8, 3, 1, 0, 12, 12, True, 0),    # BatchNormalization without a pool: the table alone
-    (8, 8, 5, 1, 2, 20, 20, True, 0),    # one-row bands: two top and two bottom band shapes
+    (8, 8, 5, 1, 2, 20, 20, True, 0),    # five-row bands (band_rows): a top, an interior and a bottom shape
     (80, 64, 3, 1, 0, 26, 36, False, 2),  # the seed CNN's wide layers: eight 8-channel tiles a row
     (32, 32, 3, 1, 1, 24, 40, True, 2),  # a table over 32 channels, the last block half empty
 ]
@@ -97,6 +98,46 @@ def test_fused_int8_conv_block_is_bit_identical_to_the_unfused_graph(save, tmp_p
     np.testing.assert_array_equal(fused.run(x)[0], want)
     assert np.unique(want).size > 3, "the block's output should not be constant"
     assert fused.arena_bytes < unfused.arena_bytes if block[-1] else fused.arena_bytes <= unfused.arena_bytes
+
+
+@pytest.mark.parametrize("parts", [2, 3, 5])
+def test_fused_bands_split_by_thread_parts_are_bit_identical(save, tmp_path, parts):
+    """Bands of several pooled rows (band_rows) under --threads: each thread part starts its own
+    bands at its first row, so a part of 4 rows runs a 3-row band and a 1-row one (12 rows,
+    bands of 3, 5 parts: a part of 2 rows and one band shorter than the rest)."""
+    block = BLOCKS[-1]
+    rng = np.random.default_rng(5)
+    path = save(_block_model(rng, block), "block.onnx")
+    ci, h, w = block[0], block[5], block[6]
+    g = run_passes(import_onnx(path), pre_quant_passes())
+    gq, _ = quantize_graph(g, path, rng.standard_normal((6, ci, h, w)).astype(np.float32), evaluate=False)
+    x = rng.standard_normal((1, ci, h, w)).astype(np.float32) * 1.5
+    want = HostModel(gq, tmp_path / "unfused").run(x)[0]
+    fused_g = run_passes(gq, (fuse_qconv_epilogue,))
+    conv = next(n for n in fused_g.nodes if n.op_type == "QConv")
+    geo, rows = conv_geometry_2d(conv, fused_g), fused_g.tensor(conv.outputs[0]).shape[2]
+    assert band_rows(geo, 2, rows) == 3 and rows == 12
+    fused_g.metadata["threads"] = parts
+    conv.attrs["thread_rows"] = parts
+    got = HostModel(fused_g, tmp_path / "fused").run(x)[0]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_pooled_bands_cover_each_part_in_whole_bands():
+    geo = dict(c_in=8, c_out=32, k_h=3, k_w=3, stride_h=1, stride_w=1, pad_top=1, pad_left=1, dil_h=1, dil_w=1,
+               h_in=48, w_in=30, h_out=48, w_out=30, groups=1)
+    rows = 24
+    per = band_rows(geo, 2, rows)
+    assert per == 5  # ceil(256 / 60) pooled rows of 2 x 30 outputs
+    for lo, hi in [(0, 24), (0, 12), (12, 24), (7, 11)]:
+        runs = pooled_bands(geo, 2, rows, lo, hi)
+        assert runs[0][0] == lo and runs[-1][1] == hi
+        assert all(a[1] == b[0] for a, b in zip(runs, runs[1:]))
+        for r0, r1, band in runs:
+            assert band["h_out"] % 2 == 0 and (r1 - r0) % (band["h_out"] // 2) == 0
+            assert band["h_out"] // 2 == min(per, hi - r0)  # whole bands from the part's first row
+        top = [b for _, _, b in runs if b["pad_top"]]
+        assert len(top) == (1 if lo == 0 else 0)
 
 
 def _map_model(rng, pool, h, w):

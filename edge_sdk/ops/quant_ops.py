@@ -254,24 +254,55 @@ def _align64(n: int) -> int:
     return (n + 63) // 64 * 64
 
 
-def pooled_bands(geo: dict, pool_h: int, rows: int) -> list[tuple[int, int, dict]] | None:
-    """Runs (row_begin, row_end, band geometry) of a fused conv: pooled row r is computed from
-    conv rows [r*pool_h, (r+1)*pool_h), which read input rows [a0, a0 + h_in) with pad_top
-    padding rows above them; consecutive rows with the same window shape share one call.
-    None when a band would read nothing but padding (the pass then leaves the conv unfused)."""
+BAND_PIXELS = 256  # conv outputs a fused band should cover at least: 16 of the gather kernels' 16-pixel blocks
+
+
+def band_rows(geo: dict, pool_h: int, rows: int) -> int:
+    """Pooled rows per band of a fused conv: one, or enough that a band covers BAND_PIXELS conv
+    outputs, but at most a quarter of the rows, so that the band buffers stay well below the
+    unfused conv's output (the fusion's memory saving).  A band of one pooled row of a narrow
+    conv (the seed CNN's 34-wide rows: 68 outputs) leaves the last 16-pixel block of every band
+    mostly empty: 4 rows there, 4745 -> 4135 us."""
+    per_row = max(1, pool_h * geo["w_out"])
+    return max(1, min(rows // 4, -(-BAND_PIXELS // per_row)))
+
+
+def _band(geo: dict, pool_h: int, r0: int, r1: int) -> dict | None:
+    """Band geometry of pooled rows [r0, r1): conv rows [r0*pool_h, r1*pool_h), which read input
+    rows [a0, a0 + h_in) with pad_top padding rows above them; None if it reads only padding."""
+    top = r0 * pool_h * geo["stride_h"] - geo["pad_top"]
+    bottom = top + ((r1 - r0) * pool_h - 1) * geo["stride_h"] + (geo["k_h"] - 1) * geo["dil_h"]
+    a0, a1 = max(top, 0), min(bottom, geo["h_in"] - 1)
+    if a1 < a0:
+        return None
+    return dict(geo, n=1, h_in=a1 - a0 + 1, pad_top=a0 - top, h_out=(r1 - r0) * pool_h)
+
+
+def pooled_bands(geo: dict, pool_h: int, rows: int, lo: int = 0, hi: int | None = None
+                 ) -> list[tuple[int, int, dict]] | None:
+    """Runs (row_begin, row_end, band geometry) of a fused conv's pooled rows [lo, hi): bands of
+    band_rows() pooled rows from lo (the last may be shorter); consecutive bands of the same
+    shape share one call, which steps through them.  None when a band would read nothing but
+    padding (the pass then leaves the conv unfused)."""
+    hi = rows if hi is None else hi
+    if any(_band(geo, pool_h, r, r + 1) is None for r in range(lo, hi)):
+        return None
+    per = band_rows(geo, pool_h, rows)
     runs: list[tuple[int, int, dict]] = []
-    for r in range(rows):
-        top = r * pool_h * geo["stride_h"] - geo["pad_top"]
-        bottom = top + (pool_h - 1) * geo["stride_h"] + (geo["k_h"] - 1) * geo["dil_h"]
-        a0, a1 = max(top, 0), min(bottom, geo["h_in"] - 1)
-        if a1 < a0:
-            return None
-        band = dict(geo, n=1, h_in=a1 - a0 + 1, pad_top=a0 - top, h_out=pool_h)
+    for r in range(lo, hi, per):
+        band = _band(geo, pool_h, r, min(r + per, hi))
         if runs and runs[-1][2] == band:
-            runs[-1] = (runs[-1][0], r + 1, band)
+            runs[-1] = (runs[-1][0], min(r + per, hi), band)
         else:
-            runs.append((r, r + 1, band))
+            runs.append((r, min(r + per, hi), band))
     return runs
+
+
+def _largest_bands(geo: dict, pool_h: int, rows: int) -> list[dict]:
+    """Every band shape a fused conv may run, whichever rows a thread part starts at."""
+    per = band_rows(geo, pool_h, rows)
+    bands = (_band(geo, pool_h, r, min(r + per, rows)) for r in range(rows))
+    return [b for b in bands if b is not None]
 
 
 def is_channel_map(geo: dict) -> bool:
@@ -287,8 +318,8 @@ def fused_scratch_bytes(geo: dict, pool_h: int, pool_w: int, rows: int) -> int:
     kernel's where the target may take one; a channel map's row buffers."""
     if is_channel_map(geo):  # map_pooled_rows_s8: a row of window maxima and the pooled row
         return _align64(2 * geo["w_out"])
-    bands = max(_align64(b["c_in"] * b["h_in"] * b["w_in"]) + _align64(b["c_out"] * pool_h * b["w_out"])
-                + conv_scratch_bytes(b) for _, _, b in pooled_bands(geo, pool_h, rows))
+    bands = max(_align64(b["c_in"] * b["h_in"] * b["w_in"]) + _align64(b["c_out"] * b["h_out"] * b["w_out"])
+                + conv_scratch_bytes(b) for b in _largest_bands(geo, pool_h, rows))
     # conv2d_s8_fused_direct (x86 VNNI or AVX2) runs the whole conv instead where it applies
     if not (fast_kernels_enabled() and 16 % pool_w == 0):
         return bands
@@ -453,13 +484,19 @@ class QConv(OpDef):
         x, out = e.ref(node.inputs[0]), e.ref(node.outputs[0])
         pf = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
         ph = node.attrs.get("fused_pool", (1, 1))[0]
-        bands = [(r0, r1, e.params("edge_sdk::q8::QConvParams", list(band.items()) + consts))
-                 for r0, r1, band in pooled_bands(geo, ph, g.tensor(node.outputs[0]).shape[2])]
+        rows = g.tensor(node.outputs[0]).shape[2]
+        declared: dict[tuple, str] = {}  # one params struct (one instantiation) per band shape
+
+        def band_params(band: dict) -> str:
+            key = tuple(band.items())
+            if key not in declared:
+                declared[key] = e.params("edge_sdk::q8::QConvParams", list(band.items()) + consts)
+            return declared[key]
 
         def calls(lo: int, hi: int, scratch: str) -> list[str]:
-            band_calls = [f"  edge_sdk::q8::conv2d_s8_pooled_rows<{pb}, {pe}{simd}>({x}, {{args}}, {lut}, {out}, "
-                          f"{scratch}, {max(r0, lo)}, {min(r1, hi)});"
-                          for r0, r1, pb in bands if max(r0, lo) < min(r1, hi)]
+            band_calls = [f"  edge_sdk::q8::conv2d_s8_pooled_rows<{band_params(band)}, {pe}{simd}>({x}, {{args}}, "
+                          f"{lut}, {out}, {scratch}, {r0}, {r1});"
+                          for r0, r1, band in pooled_bands(geo, ph, rows, lo, hi)]
             return [f"if (!edge_sdk::q8::conv2d_s8_fused_direct<{pf}, {pe}{simd}>({x}, {{w}}, {{wp}}, {{wd}}, {{bf}}, {{bu}}, "
                     f"{{m}}, {{s}}, {lut}, {out}, {scratch}, {lo}, {hi})) {{", *band_calls, "}"]
         return self._by_rows(node, g, e, calls)

@@ -199,39 +199,46 @@ constexpr size_t band_output_bytes() { return static_cast<size_t>(B.c_out) * B.h
 
 constexpr size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
-// Apply the table (if any) and pool one band ([c_out][pool_h][w_conv]) into pooled row `row`.
-template <const QConvPoolParams& E>
+// Apply the table (if any) and pool a band ([c_out][R * pool_h][w_conv]) into pooled rows
+// [row, row + R).
+template <const QConvPoolParams& E, int R>
 inline void pool_band_s8(int8_t* EDGE_Q8_RESTRICT band, const int8_t* lut, int8_t* EDGE_Q8_RESTRICT out, int row) {
-  constexpr int plane_band = E.pool_h * E.w_conv;
+  constexpr int plane_band = R * E.pool_h * E.w_conv;
   constexpr int plane_out = E.h_out * E.w_out;
   for (int c = 0; c < E.c_out; ++c) {
-    int8_t* b = band + static_cast<size_t>(c) * plane_band;
+    int8_t* bc = band + static_cast<size_t>(c) * plane_band;
     if constexpr (E.has_lut) {
       const int8_t* t = lut + static_cast<size_t>(c) * 256;
-      for (int i = 0; i < plane_band; ++i) b[i] = t[static_cast<uint8_t>(b[i] ^ 0x80)];
+      for (int i = 0; i < plane_band; ++i) bc[i] = t[static_cast<uint8_t>(bc[i] ^ 0x80)];
     }
-    int8_t* o = out + static_cast<size_t>(c) * plane_out + static_cast<size_t>(row) * E.w_out;
-    if constexpr (E.pool_h == 1 && E.pool_w == 1) {
-      for (int ow = 0; ow < E.w_out; ++ow) o[ow] = clamp_i8(b[ow], E.act_min, E.act_max);
-    } else {
-      // Separably (as max_pool_s8_separable): the max of the band's rows over whole rows, in
-      // place in the band's first row (contiguous bytes, which the compiler vectorises), then
-      // each window's columns.  About 4x fewer instructions than window by window.
-      for (int r = 1; r < E.pool_h; ++r) {
-        const int8_t* br = b + r * E.w_conv;
-        for (int j = 0; j < E.w_conv; ++j) b[j] = br[j] > b[j] ? br[j] : b[j];
-      }
-      for (int ow = 0; ow < E.w_out; ++ow) {
-        int8_t m = b[ow * E.pool_w];
-        for (int k = 1; k < E.pool_w; ++k) m = b[ow * E.pool_w + k] > m ? b[ow * E.pool_w + k] : m;
-        o[ow] = clamp_i8(m, E.act_min, E.act_max);
+    for (int i = 0; i < R; ++i) {
+      int8_t* b = bc + i * E.pool_h * E.w_conv;
+      int8_t* o = out + static_cast<size_t>(c) * plane_out + static_cast<size_t>(row + i) * E.w_out;
+      if constexpr (E.pool_h == 1 && E.pool_w == 1) {
+        for (int ow = 0; ow < E.w_out; ++ow) o[ow] = clamp_i8(b[ow], E.act_min, E.act_max);
+      } else {
+        // Separably (as max_pool_s8_separable): the max of the window's rows over whole rows,
+        // in place in its first row (contiguous bytes, which the compiler vectorises), then
+        // each window's columns.  About 4x fewer instructions than window by window.
+        for (int r = 1; r < E.pool_h; ++r) {
+          const int8_t* br = b + r * E.w_conv;
+          for (int j = 0; j < E.w_conv; ++j) b[j] = br[j] > b[j] ? br[j] : b[j];
+        }
+        for (int ow = 0; ow < E.w_out; ++ow) {
+          int8_t m = b[ow * E.pool_w];
+          for (int k = 1; k < E.pool_w; ++k) m = b[ow * E.pool_w + k] > m ? b[ow * E.pool_w + k] : m;
+          o[ow] = clamp_i8(m, E.act_min, E.act_max);
+        }
       }
     }
   }
 }
 
 // Pooled rows [row_begin, row_end) of a fused convolution whose bands all have the conv
-// geometry B (the emitter groups bands by the padding rows they see: top, interior, bottom).
+// geometry B (the emitter groups bands by the padding rows they see: top, interior, bottom),
+// each band R = B.h_out / pool_h pooled rows high (ops/quant_ops.py band_rows: bands of
+// narrow rows cover several, so that the conv's 16-pixel blocks are full); row_end - row_begin
+// is a multiple of R.
 // scratch: align64(band_input_bytes<B>()) + align64(band_output_bytes<B>()) + B's conv scratch.
 template <const QConvParams& B, const QConvPoolParams& E, bool kSimd = true>
 inline void conv2d_s8_pooled_rows(const int8_t* in, const int8_t* w, const int32_t* w_pairs, const int32_t* w_quads,
@@ -239,19 +246,20 @@ inline void conv2d_s8_pooled_rows(const int8_t* in, const int8_t* w, const int32
                                   const int32_t* bias_folded,
                                   const int32_t* bias_u8, const int32_t* mult, const int32_t* shift,
                                   const int8_t* lut, int8_t* out, void* scratch, int row_begin, int row_end) {
-  static_assert(B.n == 1 && B.h_out == E.pool_h && B.w_out == E.w_conv && B.c_out == E.c_out, "band geometry");
+  static_assert(B.n == 1 && B.h_out % E.pool_h == 0 && B.w_out == E.w_conv && B.c_out == E.c_out, "band geometry");
+  constexpr int R = B.h_out / E.pool_h;
   int8_t* band_in = static_cast<int8_t*>(scratch);
   int8_t* band_out = band_in + align64(band_input_bytes<B>());
   void* conv_scratch = band_out + align64(band_output_bytes<B>());
   constexpr size_t plane_in = static_cast<size_t>(E.h_in) * E.w_in;
   constexpr size_t rows_bytes = static_cast<size_t>(B.h_in) * B.w_in;
-  for (int row = row_begin; row < row_end; ++row) {
+  for (int row = row_begin; row < row_end; row += R) {
     const int first = row * E.pool_h * E.stride_h - E.pad_top;  // first input row the band reads
     const int a0 = first < 0 ? 0 : first;                       // B.pad_top covers rows above 0
     for (int c = 0; c < E.c_in; ++c)
       memcpy(band_in + c * rows_bytes, in + c * plane_in + static_cast<size_t>(a0) * E.w_in, rows_bytes);
     conv2d_s8<B, kSimd>(band_in, w, w_pairs, w_quads, bias, bias_folded, bias_u8, mult, shift, band_out, conv_scratch);
-    pool_band_s8<E>(band_out, lut, out, row);
+    pool_band_s8<E, R>(band_out, lut, out, row);
   }
 }
 
