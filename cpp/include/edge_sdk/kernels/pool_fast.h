@@ -49,16 +49,28 @@ inline void max_pool_fast_f32(const float* EDGE_RESTRICT in, float* EDGE_RESTRIC
     const float* ip = in + static_cast<size_t>(c) * P.h_in * P.w_in;
     float* op = out + static_cast<size_t>(c) * P.h_out * P.w_out;
     for (int oh = 0; oh < P.h_out; ++oh) {
-      // 1. Vertical max of the window's rows.
-      for (int i = 0; i < R::row; ++i) col[i] = -INFINITY;
+      // 1. Vertical max of the window's rows (those inside the input), in registers: one store
+      // per vector, not one per row.  Columns outside [x0, x1) stay -inf.
+      const float* rows[P.k_h];
+      int nr = 0;
       for (int kh = 0; kh < P.k_h; ++kh) {
         const int ih = oh * P.stride_h - P.pad_top + kh * P.dil_h;
-        if (ih < 0 || ih >= P.h_in) continue;
-        const float* src = ip + static_cast<size_t>(ih) * P.w_in;  // row column x - x0
+        if (ih >= 0 && ih < P.h_in) rows[nr++] = ip + static_cast<size_t>(ih) * P.w_in;  // column x at x - x0
+      }
+      for (int i = 0; i < R::x0; ++i) col[i] = -INFINITY;
+      for (int i = nr > 0 ? R::x1 : R::x0; i < R::row; ++i) col[i] = -INFINITY;
+      if (nr > 0) {
         int x = R::x0;
-        for (; x + kVL <= R::x1; x += kVL) vstore(col + x, vmax_nan(vload(col + x), vload(src + (x - R::x0))));
-        if (x < R::x1)  // the tail: lanes past the input row read as -inf (col has a vector of slack)
-          vstore(col + x, vmax_nan(vload(col + x), vload_lanes(src + (x - R::x0), R::x1 - x, -INFINITY)));
+        for (; x + kVL <= R::x1; x += kVL) {
+          vfloat m = vload(rows[0] + (x - R::x0));
+          for (int i = 1; i < nr; ++i) m = vmax_nan(m, vload(rows[i] + (x - R::x0)));
+          vstore(col + x, m);
+        }
+        if (x < R::x1) {  // the tail: lanes past the input row read as -inf (col has a vector of slack)
+          vfloat m = vload_lanes(rows[0] + (x - R::x0), R::x1 - x, -INFINITY);
+          for (int i = 1; i < nr; ++i) m = vmax_nan(m, vload_lanes(rows[i] + (x - R::x0), R::x1 - x, -INFINITY));
+          vstore(col + x, m);
+        }
       }
       if constexpr (S == 2) {
         for (int j = 0; 2 * j < R::span; j += kVL) {  // reads stay inside col (row = 2 * ws)
