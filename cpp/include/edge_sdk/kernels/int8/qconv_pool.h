@@ -4,7 +4,8 @@
 //     quantized as a depthwise 1x1 conv; any per-channel map of int8 values is a 256-entry
 //     table, built at compile time with requant.h's rule by affine_lut());
 //   - an optional non-overlapping MaxPool (kernel == stride, no padding, floor mode).
-// The convolution runs one band of `pool_h` output rows at a time: the input rows that band
+// The convolution runs one band of output rows at a time (`pool_h` rows per pooled row, and
+// several pooled rows where the rows are narrow: ops/quant_ops.py band_rows): the input rows that band
 // reads are copied into scratch (so every conv path in qconv.h runs unchanged on a small
 // contiguous problem), the band's int8 outputs go to scratch, and the epilogue maps and pools
 // them into the output.  Each band value is exactly the unfused conv's value, so the result
