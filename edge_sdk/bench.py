@@ -19,6 +19,7 @@ import numpy as np
 from .compiler import compile as compile_model, runs_on_this_machine
 from .devices import get_device
 from .errors import UserError
+from .frontend.safe_load import load_onnx
 
 
 def sample_inputs(specs, seed: int = 0) -> dict[str, np.ndarray]:
@@ -160,6 +161,7 @@ def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int =
     dev = get_device(device)
     if not runs_on_this_machine(dev):
         raise UserError(f"device '{dev.name}' cannot run on this machine", "bench with --device host or x86-64")
+    load_onnx(path)  # the untrusted file passes edge-sdk's checks before onnxruntime, the baseline, reads it
     with tempfile.TemporaryDirectory(prefix="edge-sdk-bench-") as tmp:
         work = Path(tmp)
         q = quantize or "none"

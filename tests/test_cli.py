@@ -42,8 +42,22 @@ def test_compile_run_roundtrip(save, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ort_run(p, {"x": x})[0], rtol=1e-4, atol=1e-5)
 
 
-def test_missing_model_is_exit_2(tmp_path):
-    assert_user_error(cli("compile", tmp_path / "nope.onnx"), "does not exist")
+@pytest.mark.parametrize("command", [["compile"], ["inspect"], ["bench"], ["bench", "--profile"]])
+def test_missing_model_is_exit_2(tmp_path, command):
+    assert_user_error(cli(command[0], tmp_path / "nope.onnx", *command[1:]), "does not exist")
+
+
+def test_bench_checks_the_model_before_onnxruntime_reads_it(tmp_path):
+    """bench hands the file to onnxruntime as its baseline; the safe loader's checks come first."""
+    model = conv_bn_relu_model()
+    w = next(t for t in model.graph.initializer if t.dims)
+    onnx.external_data_helper.set_external_data(w, location="../outside.bin")
+    w.data_location = TensorProto.EXTERNAL
+    w.ClearField("raw_data")
+    w.ClearField("float_data")
+    (tmp_path / "m").mkdir()
+    onnx.save(model, tmp_path / "m" / "model.onnx")
+    assert_user_error(cli("bench", tmp_path / "m" / "model.onnx"), "outside.bin")
 
 
 def test_unknown_device_lists_valid_ones(save):
