@@ -29,13 +29,19 @@ class Toolchain:
         flags = []
         if device.triple and not device.is_native:
             flags.append(f"--target={device.triple}")
-        flags += list(device.cflags)
-        if self.kind == "clang" and "-march=native" in flags:
-            # clang 19 reads AVX10.1 from the CPUID of AVX512-FP16 Xeons (Sapphire Rapids and
-            # later) as "+avx10.1-256" and warns that it promotes it to 512 bits.  The promotion
-            # is right for such a CPU, but under -Werror the warning failed every native build.
-            flags.append("-Wno-invalid-feature-combination")
+        for f in device.cflags:
+            flags += march_flags(self.cxx, f[len("-march="):]) if f.startswith("-march=") else [f]
         return flags
+
+
+def march_flags(cxx: str, march: str) -> list[str]:
+    """-march=<march>, plus what the compiler `cxx` needs to build it warning-free."""
+    if march == "native" and "clang" in Path(cxx).name:
+        # clang 19 reads AVX10.1 from the CPUID of AVX512-FP16 Xeons (Sapphire Rapids and
+        # later) as "+avx10.1-256" and warns that it promotes it to 512 bits.  The promotion
+        # is right for such a CPU, but under -Werror the warning failed every native build.
+        return ["-march=native", "-Wno-invalid-feature-combination"]
+    return [f"-march={march}"]
 
 
 def _version(cxx: str) -> str:
