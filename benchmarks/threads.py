@@ -74,6 +74,7 @@ def main() -> int:
     ap.add_argument("--models", nargs="*", help="zoo architecture names (default: edge set + 3 larger)")
     ap.add_argument("--quantize", choices=["none", "int8"], default="none")
     ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--tag", default=None, help="results file name (default threads-<fp32|int8>-host)")
     args = ap.parse_args()
     if (os.cpu_count() or 1) < 2:
         print("this machine has one core: nothing to measure", file=sys.stderr)
@@ -84,7 +85,7 @@ def main() -> int:
             print(f"{arch} ...", file=sys.stderr, flush=True)
             rows.append(measure(arch, args.quantize, args.runs, Path(tmp)))
             print(f"  speed-up {rows[-1]['speedup']:.2f}x, ratio 2T {rows[-1]['ratio_t2']:.2f}x", file=sys.stderr)
-    tag = f"threads-{'fp32' if args.quantize == 'none' else 'int8'}-host"
+    tag = args.tag or f"threads-{'fp32' if args.quantize == 'none' else 'int8'}-host"
     md = f"# {tag}\n\n{machine_line()}{_table(rows)}\n"
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
