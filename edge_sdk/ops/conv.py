@@ -87,6 +87,8 @@ def pick_mr(cout_g: int) -> int:
 
 
 CHANNEL_BLOCK = 16  # conv_chan.h: output channels per weight block (packed_mr 16 selects that kernel)
+# conv_chan.h takes a layer whose pixel vectors would fill less than this share of their lanes.
+CHANNEL_LANE_USE = 0.97
 
 
 def pixel_lane_use(geo: dict, vl: int = MAX_VL) -> float:
@@ -118,7 +120,7 @@ def channel_vectors_pay(geo: dict, attrs: dict) -> bool:
     hide the per-lane final stores (ResNet-18's 7x7 and 14x14 layers, MobileNetV2's 7x7 1x1s)."""
     k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
     return (geo["groups"] == 1 and "fused_pool" not in attrs and geo["c_out"] >= CHANNEL_BLOCK and k >= 128
-            and pixel_lane_use(geo) < 0.95)
+            and pixel_lane_use(geo) < CHANNEL_LANE_USE)
 
 
 def nv_max(mr: int) -> int:
