@@ -86,13 +86,11 @@ def _ort_int8_model(path: Path, calibration: np.ndarray, input_name: str, out: P
     return dst
 
 
-def _reshaped_copy(path: Path, batch: int, input_shapes: dict, out: Path) -> Path:
-    """The model with the same input shapes the compiler uses, for onnxruntime."""
+def _reshaped_copy(m, batch: int, input_shapes: dict, out: Path) -> Path:
+    """The model `m` (as load_onnx gave it) with the same input shapes the compiler uses, for onnxruntime."""
     import onnx
 
     from .frontend.resolve_shapes import fix_input_shapes
-    from .frontend.safe_load import load_onnx
-    m = load_onnx(path)
     fix_input_shapes(m, batch, input_shapes)
     dst = out / "ort_reshaped.onnx"
     onnx.save(m, str(dst))
@@ -161,12 +159,12 @@ def bench(path: str | Path, device: str = "host", runs: int = 200, warmup: int =
     dev = get_device(device)
     if not runs_on_this_machine(dev):
         raise UserError(f"device '{dev.name}' cannot run on this machine", "bench with --device host or x86-64")
-    load_onnx(path)  # the untrusted file passes edge-sdk's checks before onnxruntime, the baseline, reads it
+    checked = load_onnx(path)  # the untrusted file passes edge-sdk's checks before onnxruntime, the baseline, reads it
     with tempfile.TemporaryDirectory(prefix="edge-sdk-bench-") as tmp:
         work = Path(tmp)
         q = quantize or "none"
         cal = None
-        ort_path = _reshaped_copy(path, batch, input_shapes, work) if input_shapes else path
+        ort_path = _reshaped_copy(checked, batch, input_shapes, work) if input_shapes else path
         ref_fp32 = _ort_session(ort_path, threads)  # the baseline, and where the input shape comes from
         if q == "int8":
             shape = [batch if not isinstance(d, int) else d for d in ref_fp32.get_inputs()[0].shape]

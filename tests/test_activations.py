@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from conftest import REPO
-from edge_sdk.build.toolchain import march_flags
+from edge_sdk.build.toolchain import find_toolchain, march_flags
 
 HARNESS = r"""
 #include <cmath>
@@ -106,7 +106,7 @@ def test_vector_activations_equal_the_scalar_ones_and_are_accurate(tmp_path, mar
         pytest.skip(f"{cxx} is installed by `make test`")
     src, exe = tmp_path / "t.cpp", tmp_path / "t"
     src.write_text(HARNESS)
-    subprocess.run([cxx, "-std=c++17", "-O2", *march_flags(cxx, march), "-Wall", "-Wextra", "-Werror",
+    subprocess.run([cxx, "-std=c++17", "-O2", *march_flags(march, find_toolchain(cxx).kind), "-Wall", "-Wextra", "-Werror",
                     f"-I{REPO}/cpp/include", str(src), "-o", str(exe)], check=True, capture_output=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
     bad, n, e_exp, e_sig, e_silu, lanes = out.stdout.split()

@@ -18,12 +18,12 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import REPO, make_model
+from edge_sdk.build.toolchain import find_toolchain, march_flags
 from edge_sdk.frontend import import_onnx
 from edge_sdk.ops.quant_ops import band_rows, conv_geometry_2d, pooled_bands
 from edge_sdk.passes import fuse_qconv_epilogue, run_passes
 from edge_sdk.quantize import pre_quant_passes, quantize_graph
 from edge_sdk.quantize.build_run import HostModel
-from edge_sdk.build.toolchain import march_flags
 
 # (c_in, c_out, kernel, stride, pad, h, w, batchnorm after relu, pool) — pool 0: none.
 BLOCKS = [
@@ -270,7 +270,7 @@ def test_vector_requantization_equals_the_scalar_rule(tmp_path, cxx, march):
     src = tmp_path / "t.cpp"
     src.write_text(REQUANT_TEST)
     exe = tmp_path / "t"
-    subprocess.run([cxx, "-std=c++17", "-O2", *march_flags(cxx, march), "-Wall", "-Wextra", "-Werror",
+    subprocess.run([cxx, "-std=c++17", "-O2", *march_flags(march, find_toolchain(cxx).kind), "-Wall", "-Wextra", "-Werror",
                     f"-I{REPO}/cpp/include", str(src), "-o", str(exe)], check=True, capture_output=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True)
     if out.stdout.strip() == "no-simd":

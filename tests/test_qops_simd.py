@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from edge_sdk.build.toolchain import march_flags
+from edge_sdk.build.toolchain import find_toolchain, march_flags
 
 TEST = r"""
 #include <edge_sdk/kernels/int8/qops.h>
@@ -67,7 +67,7 @@ int main() {
 
 
 def _compile(cxx: str, src, exe, march: str) -> subprocess.CompletedProcess:
-    return subprocess.run([cxx, "-std=c++17", "-O2", *march_flags(cxx, march), "-Wall", "-Wextra", "-Werror",
+    return subprocess.run([cxx, "-std=c++17", "-O2", *march_flags(march, find_toolchain(cxx).kind), "-Wall", "-Wextra", "-Werror",
                            f"-I{REPO}/cpp/include", str(src), "-o", str(exe)], capture_output=True, text=True)
 
 

@@ -30,13 +30,13 @@ class Toolchain:
         if device.triple and not device.is_native:
             flags.append(f"--target={device.triple}")
         for f in device.cflags:
-            flags += march_flags(self.cxx, f[len("-march="):]) if f.startswith("-march=") else [f]
+            flags += march_flags(f[len("-march="):], self.kind) if f.startswith("-march=") else [f]
         return flags
 
 
-def march_flags(cxx: str, march: str) -> list[str]:
-    """-march=<march>, plus what the compiler `cxx` needs to build it warning-free."""
-    if march == "native" and "clang" in Path(cxx).name:
+def march_flags(march: str, kind: str) -> list[str]:
+    """-march=<march>, plus what a compiler of `kind` ("clang" or "gcc") needs to build it warning-free."""
+    if march == "native" and kind == "clang":
         # clang 19 reads AVX10.1 from the CPUID of AVX512-FP16 Xeons (Sapphire Rapids and
         # later) as "+avx10.1-256" and warns that it promotes it to 512 bits.  The promotion
         # is right for such a CPU, but under -Werror the warning failed every native build.
