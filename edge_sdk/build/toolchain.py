@@ -40,7 +40,8 @@ def march_flags(march: str, kind: str) -> list[str]:
         # clang 19 reads AVX10.1 from the CPUID of AVX512-FP16 Xeons (Sapphire Rapids and
         # later) as "+avx10.1-256" and warns that it promotes it to 512 bits.  The promotion
         # is right for such a CPU, but under -Werror the warning failed every native build.
-        return ["-march=native", "-Wno-invalid-feature-combination"]
+        # A clang older than that warning does not know its name: -Wno-unknown-warning-option.
+        return ["-march=native", "-Wno-unknown-warning-option", "-Wno-invalid-feature-combination"]
     return [f"-march={march}"]
 
 
