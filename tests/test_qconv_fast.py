@@ -28,7 +28,7 @@ from edge_sdk.passes import run_passes
 from edge_sdk.quantize import dequantize_prequantized, pre_quant_passes, quantize_graph
 from edge_sdk.quantize.build_run import HostModel
 
-# (c_in, c_out, group, kernel, stride, pad, dilation, h, w, activation zero point (uint8))
+# (c_in, c_out, group, kernel, stride, pad, dilation, h, w, activation zero point (uint8)[, output scale])
 CASES = [
     (1, 4, 1, 3, 1, 1, 1, 9, 9, 128),
     (3, 16, 1, 3, 2, 1, 1, 17, 17, 0),
@@ -87,6 +87,12 @@ CASES = [
     (24, 8, 1, 1, 1, 0, 1, 7, 9, 3),      # 63 pixels: a full and a partial 32-pixel block
     (10, 4, 1, 1, 1, 0, 1, 6, 6, 177),    # 10 channels: the last quad half empty
     (16, 16, 2, 1, 1, 0, 1, 5, 8, 128),   # grouped pointwise
+    # An output scale that makes some channels' multipliers >= 0.5 (shift >= 0): the x86 epilogues'
+    # long requantization form beside the short one (QConvParams::short_requant false).
+    (24, 8, 1, 1, 1, 0, 1, 7, 9, 3, 0.0004),
+    (16, 32, 1, 3, 2, 1, 1, 7, 37, 255, 0.0004),
+    (16, 16, 16, 3, 1, 1, 1, 12, 40, 90, 0.0004),
+    (16, 16, 16, 3, 1, 1, 1, 6, 6, 90, 0.0004),
 ]
 
 
@@ -97,7 +103,7 @@ def _model(rng):
         inits.append(numpy_helper.from_array(arr, name))
         return name
 
-    for i, (ci, co, grp, k, st, p, d, h, w, zp) in enumerate(CASES):
+    for i, (ci, co, grp, k, st, p, d, h, w, zp, *y_scale) in enumerate(CASES):
         x = f"c{i}_x"
         ins.append(helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, ci, h, w]))
         feeds[x] = (rng.standard_normal((1, ci, h, w)) * 2.0).astype(np.float32)
@@ -107,7 +113,8 @@ def _model(rng):
         wq = const(f"c{i}_w", rng.integers(-127, 128, (co, ci // grp, k, k)).astype(np.int8))
         ws = const(f"c{i}_ws", (rng.random(co) * 0.02 + 0.005).astype(np.float32))
         wz = const(f"c{i}_wz", np.zeros(co, np.int8))
-        ys, yz = const(f"c{i}_ys", np.array(0.3, np.float32)), const(f"c{i}_yz", np.array(125, np.uint8))
+        ys = const(f"c{i}_ys", np.array(y_scale[0] if y_scale else 0.3, np.float32))
+        yz = const(f"c{i}_yz", np.array(125, np.uint8))
         b = const(f"c{i}_b", rng.integers(-30000, 30000, co).astype(np.int32))
         nodes.append(helper.make_node("QLinearConv", [f"{x}_q", xs, xz, wq, ws, wz, ys, yz, b], [f"c{i}_yq"],
                                       kernel_shape=[k, k], strides=[st, st], pads=[p] * 4, dilations=[d, d],
@@ -138,6 +145,9 @@ def test_fast_int8_conv_is_bit_identical_to_the_portable_kernels(save, tmp_path,
     for case, a, b, c in zip(CASES, fast, portable, reference):
         np.testing.assert_array_equal(a, c, err_msg=f"fast path differs from the reference, case {case}")
         np.testing.assert_array_equal(b, c, err_msg=f"portable path differs from the reference, case {case}")
+    # Both requantization forms of the x86 epilogues ran (QConvParams::short_requant).
+    src = "".join(p.read_text() for p in (tmp_path / "fast").glob("*.cpp"))
+    assert "/*short_requant*/ true" in src and "/*short_requant*/ false" in src
     # The sweep must exercise clamping at both ends and values in between.
     allv = np.concatenate([np.asarray(a).ravel() for a in fast])
     assert allv.min() < allv.max()

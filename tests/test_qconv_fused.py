@@ -242,6 +242,19 @@ int main() {
     _mm512_store_si512(got, requantize_x16_lanes(_mm512_load_si512(xs), _mm512_load_si512(ms), _mm512_load_si512(rs),
                                                  zp, lo, hi));
     for (int i = 0; i < 16; ++i, ++n) bad += got[i] != requantize(xs[i], ms[i], -rs[i], zp, lo, hi);
+    // requantize_s8_x16: one channel's constants prepared once, int8 out, the clamp a compile-time range
+    const RequantConst rq = requant_const(shift, zp);
+    alignas(16) int8_t b8[4][16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(b8[0]), requantize_s8_x16<-128, 127>(_mm512_loadu_si512(acc), m, shift, zp, rq));
+    _mm_store_si128(reinterpret_cast<__m128i*>(b8[1]), requantize_s8_x16<-7, 127>(_mm512_loadu_si512(acc), m, shift, zp, rq));
+    _mm_store_si128(reinterpret_cast<__m128i*>(b8[2]), requantize_s8_x16<-128, 5>(_mm512_loadu_si512(acc), m, shift, zp, rq));
+    _mm_store_si128(reinterpret_cast<__m128i*>(b8[3]), requantize_s8_x16<-100, 90>(_mm512_loadu_si512(acc), m, shift, zp, rq));
+    for (int i = 0; i < 16; ++i, n += 4) {
+      bad += b8[0][i] != requantize(acc[i], m, shift, zp, -128, 127);
+      bad += b8[1][i] != requantize(acc[i], m, shift, zp, -7, 127);
+      bad += b8[2][i] != requantize(acc[i], m, shift, zp, -128, 5);
+      bad += b8[3][i] != requantize(acc[i], m, shift, zp, -100, 90);
+    }
 #else
     // the AVX2 form unclamped, with the added zero point wrapping as int32 addition does
     alignas(32) int32_t got[8];

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ir
-from ..quantize.fixedpoint import clamp_range, quantize_multiplier, quantize_multipliers
+from ..quantize.fixedpoint import clamp_range, quantize_multiplier, quantize_multipliers, short_requant
 from .conv import fast_kernels_enabled
 from .helpers import spatial_pads
 from .pool import pool_geometry
@@ -506,10 +506,10 @@ class QConv(OpDef):
         _, zx = qparams(g, node.inputs[0])
         _, zy = _conv_out_q(node, g)
         lo, hi = _conv_act_range(node, g)
-        consts = [("zp_in", zx), ("zp_out", zy), ("act_min", lo), ("act_max", hi)]
         sx, _ = qparams(g, node.inputs[0])
         sw = np.broadcast_to(np.asarray(g.tensor(node.inputs[1]).quant.scale, np.float64).reshape(-1), (geo["c_out"],))
         mult, shift = quantize_multipliers(sx * sw / _conv_out_q(node, g)[0])
+        consts = [("zp_in", zx), ("zp_out", zy), ("act_min", lo), ("act_max", hi), ("short_requant", short_requant(shift))]
         m, s = e.array("int32_t", mult), e.array("int32_t", shift)
         x, y, wt, b = e.ref(node.inputs[0]), e.ref(node.outputs[0]), e.ref(node.inputs[1]), e.ref(node.input(2))
         simd = "" if fast_kernels_enabled() else ", false"  # EDGE_SDK_KERNELS=portable: no SIMD path

@@ -33,6 +33,13 @@ def quantize_multipliers(reals) -> tuple[np.ndarray, np.ndarray]:
     return (np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32))
 
 
+def short_requant(shifts) -> bool:
+    """Every shift in [-23, -1]: the x86 conv epilogues' short requantization form applies to every
+    channel (requant_const() in requant_x86.h), so they drop the per-channel test for the long one."""
+    s = np.asarray(shifts).reshape(-1)
+    return bool(s.size) and bool(np.all((s >= -23) & (s <= -1)))
+
+
 def choose_qparams(lo: float, hi: float) -> tuple[float, int]:
     """Asymmetric int8 (scale, zero_point) covering [lo, hi], with real 0 exactly representable."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)

@@ -24,6 +24,9 @@ struct QConvParams {
   int groups;
   int zp_in, zp_out;
   int act_min, act_max;  // fused activation as the clamp range
+  // Every channel's shift is in [-23, -1], the x86 epilogues' short requantization
+  // (requant_x86.h, requant_const); false (the default) keeps a per-channel test.
+  bool short_requant;
 };
 
 // A 1x1 conv whose output pixels are its input pixels (a GEMM over channels).

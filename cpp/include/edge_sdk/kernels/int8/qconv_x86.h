@@ -51,12 +51,13 @@ EDGE_Q8_INLINE __m512i vnni_weight_quad(const int8_t* wr, int q) {
 }
 
 template <const QConvParams& P>
-inline void vnni_requant_store(const __m512i acc[2], int32_t m, int s, int8_t* o, int count) {
-  // requantize_x16 is requantize() on 16 lanes (requant_x86.h, tested bit-exact against it).
+inline void vnni_requant_store(const __m512i acc[2], int32_t m, int s, const RequantConst& rq, int8_t* o,
+                               int count) {
+  // requantize_s8_x16 is requantize() on 16 lanes (requant_x86.h, tested bit-exact against it).
   for (int h = 0; h < 2 && h * 16 < count; ++h) {
     const int n = count - h * 16 < 16 ? count - h * 16 : 16;
-    const __m512i r = requantize_x16(acc[h], m, s, P.zp_out, P.act_min, P.act_max);
-    store_s8_x16(o + h * 16, static_cast<__mmask16>((1u << n) - 1), r);
+    _mm_mask_storeu_epi8(o + h * 16, static_cast<__mmask16>((1u << n) - 1),
+                         requantize_s8_x16<P.act_min, P.act_max, P.short_requant>(acc[h], m, s, P.zp_out, rq));
   }
 }
 
@@ -96,6 +97,8 @@ inline void conv2d_s8_vnni(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
   constexpr int plane_in = P.h_in * P.w_in;
   constexpr int plane_out = P.h_out * P.w_out;
   constexpr uint8_t pad_u = static_cast<uint8_t>(P.zp_in + 128);
+  RequantConst rq[P.c_out];
+  for (int c = 0; c < P.c_out; ++c) rq[c] = requant_const(shift[c], P.zp_out);
   for (int b = 0; b < P.n; ++b) {
     const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * plane_in;
     int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * plane_out;
@@ -148,7 +151,7 @@ inline void conv2d_s8_vnni(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
             }
           }
           for (int j = 0; j < kVnniChannels; ++j)
-            vnni_requant_store<P>(acc[j], mult[oc + j], shift[oc + j],
+            vnni_requant_store<P>(acc[j], mult[oc + j], shift[oc + j], rq[oc + j],
                                   out_b + static_cast<size_t>(oc + j) * plane_out + p0, count);
         }
         for (; ocg < cout_g; ++ocg) {
@@ -161,7 +164,7 @@ inline void conv2d_s8_vnni(const int8_t* EDGE_Q8_RESTRICT in, const int8_t* EDGE
             acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_loadu_si512(pq), wq);
             acc[1] = _mm512_dpbusd_epi32(acc[1], _mm512_loadu_si512(pq + 64), wq);
           }
-          vnni_requant_store<P>(acc, mult[oc], shift[oc], out_b + static_cast<size_t>(oc) * plane_out + p0, count);
+          vnni_requant_store<P>(acc, mult[oc], shift[oc], rq[oc], out_b + static_cast<size_t>(oc) * plane_out + p0, count);
         }
       }
     }

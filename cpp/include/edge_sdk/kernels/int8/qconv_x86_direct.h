@@ -128,6 +128,8 @@ inline void conv2d_s8_vnni_direct(const int8_t* EDGE_Q8_RESTRICT in, const int32
   constexpr int nrows = direct_rows<P>(1);
   constexpr int plane_out = P.h_out * P.w_out;
   uint8_t* rows = scratch;
+  RequantConst rq[P.c_out];
+  for (int c = 0; c < P.c_out; ++c) rq[c] = requant_const(shift[c], P.zp_out);
   for (int b = 0; b < P.n; ++b) {
     const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in;
     int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * plane_out;
@@ -140,8 +142,9 @@ inline void conv2d_s8_vnni_direct(const int8_t* EDGE_Q8_RESTRICT in, const int32
           __m512i acc[T];
           direct_block<P, T>(rows, nrows, 0, ow0, wq, bias_u8, oc0, acc);
           for (int t = 0; t < T; ++t) {
-            const __m512i r = requantize_x16(acc[t], mult[oc0 + t], shift[oc0 + t], P.zp_out, P.act_min, P.act_max);
-            store_s8_x16(out_b + static_cast<size_t>(oc0 + t) * plane_out + oh * P.w_out + ow0, k, r);
+            _mm_mask_storeu_epi8(out_b + static_cast<size_t>(oc0 + t) * plane_out + oh * P.w_out + ow0, k,
+                                 requantize_s8_x16<P.act_min, P.act_max, P.short_requant>(acc[t], mult[oc0 + t], shift[oc0 + t],
+                                                                         P.zp_out, rq[oc0 + t]));
           }
         }
       }

@@ -98,6 +98,7 @@ inline void conv2d_s8_vnni_dw_small(const int8_t* EDGE_Q8_RESTRICT in, const int
   for (int bc = 0; bc < P.n * P.c_out; ++bc) {
     const int c = bc % P.c_out;
     const __m512i u = _mm512_xor_si512(_mm512_maskz_loadu_epi8(lm, in + static_cast<size_t>(bc) * plane_in), flip);
+    const RequantConst rq = requant_const(shift[c], P.zp_out);
     for (int b = 0; b < Win::blocks; ++b) {
       __m512i acc = _mm512_set1_epi32(bias_u8[c]);
       for (int t = 0; t < taps; ++t) {
@@ -105,9 +106,8 @@ inline void conv2d_s8_vnni_dw_small(const int8_t* EDGE_Q8_RESTRICT in, const int
         acc = _mm512_dpbusd_epi32(acc, x, _mm512_set1_epi32(wq[c * taps + t]));
       }
       const int n = plane_out - 16 * b < 16 ? plane_out - 16 * b : 16;
-      store_s8_x16(out + static_cast<size_t>(bc) * plane_out + 16 * b,
-                                       static_cast<__mmask16>((1u << n) - 1),
-                                       requantize_x16(acc, mult[c], shift[c], P.zp_out, P.act_min, P.act_max));
+      _mm_mask_storeu_epi8(out + static_cast<size_t>(bc) * plane_out + 16 * b, static_cast<__mmask16>((1u << n) - 1),
+                           requantize_s8_x16<P.act_min, P.act_max, P.short_requant>(acc, mult[c], shift[c], P.zp_out, rq));
     }
   }
 }
@@ -159,6 +159,7 @@ inline void conv2d_s8_vnni_dw(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* 
     }
     const int32_t* wc = wq + c * P.k_h * G::Q;
     const __m512i bias = _mm512_set1_epi32(bias_u8[c]);
+    const RequantConst rq = requant_const(shift[c], P.zp_out);
     for (int p0 = 0; p0 < G::outputs; p0 += 16) {
       __m512i acc = bias;
       for (int kh = 0; kh < P.k_h; ++kh) {
@@ -170,8 +171,8 @@ inline void conv2d_s8_vnni_dw(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* 
         }
       }
       const int n = G::outputs - p0 < 16 ? G::outputs - p0 : 16;
-      const __m512i r = requantize_x16(acc, mult[c], shift[c], P.zp_out, P.act_min, P.act_max);
-      store_s8_x16(flat + p0, static_cast<__mmask16>((1u << n) - 1), r);
+      _mm_mask_storeu_epi8(flat + p0, static_cast<__mmask16>((1u << n) - 1),
+                           requantize_s8_x16<P.act_min, P.act_max, P.short_requant>(acc, mult[c], shift[c], P.zp_out, rq));
     }
     int8_t* op = out + static_cast<size_t>(bc) * plane_out;
     for (int oh = 0; oh < P.h_out; ++oh) memcpy(op + oh * P.w_out, flat + oh * G::W, P.w_out);

@@ -55,9 +55,13 @@ constexpr int8_t clamp_i8(int32_t v, int32_t lo, int32_t hi) {
 }
 
 // int32 accumulator -> int8 output: requantize, add the output zero point, clamp to the
-// fused activation's range [lo, hi] (itself within [-128, 127]).
+// fused activation's range [lo, hi] (itself within [-128, 127]).  The zero point's addition wraps
+// as the vector forms' does: only the saturated INT32_MIN * INT32_MIN product (a multiplier no
+// model has) can reach INT32_MAX, where a plain int addition would be undefined.
 constexpr int8_t requantize(int32_t acc, int32_t multiplier, int shift, int32_t zp_out, int32_t lo, int32_t hi) {
-  return clamp_i8(multiply_by_quantized_multiplier(acc, multiplier, shift) + zp_out, lo, hi);
+  const uint32_t sum = static_cast<uint32_t>(multiply_by_quantized_multiplier(acc, multiplier, shift)) +
+                       static_cast<uint32_t>(zp_out);
+  return clamp_i8(static_cast<int32_t>(sum), lo, hi);
 }
 
 // The float boundary (only where the user asked for float I/O or around an fp32 fallback op).
