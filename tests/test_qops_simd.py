@@ -16,7 +16,7 @@ TEST = r"""
 #include <edge_sdk/kernels/int8/qops.h>
 #include <cstdio>
 #include <random>
-#if !defined(EDGE_Q8_HAVE_QOPS_X86) && !defined(EDGE_Q8_HAVE_QOPS_AVX2)
+#if !defined(EDGE_Q8_HAVE_QOPS_X86) && !defined(EDGE_Q8_HAVE_QOPS_AVX2) && !defined(TABLES_ONLY)
 int main() { std::printf("no-simd\n"); return 0; }
 #else
 using namespace edge_sdk::q8;
@@ -41,6 +41,10 @@ constexpr QAddParams A3 = {3, 15, false, 0, 0, 100, 20, 1073741824, 0, 107374182
 constexpr QMulParams M1 = {1, 1023, false, -128, 3, -5, 1518500250, -7, -128, 127};
 constexpr QMulParams M2 = {64, 49, true, 10, -128, 0, 1917396400, -9, -128, 127};
 constexpr QMulParams M3 = {5, 17, true, -3, 7, 120, 1431655765, 2, -128, 90};
+// Per-channel b over runs of kTableRun and more: one table per channel (per_channel_tables).
+constexpr QAddParams A4 = {4, 1024, true, -20, 9, -3, 20, 1518500250, -1, 1073741824, 0, 1288490189, -18, -100, 127};
+constexpr QMulParams M4 = {8, 512, true, -101, -128, -98, 1239149719, -7, -128, 127};
+constexpr QMulParams M5 = {2, 2000, true, 10, 3, 7, 1917396400, -9, -128, 60};
 template <const QAddParams& P> void add_case() {
   fill(); add_s8<P>(a, b, got); add_s8_portable<P>(a, b, want); compare(P.outer * P.inner);
 }
@@ -49,9 +53,14 @@ template <const QMulParams& P> void mul_case() {
 }
 int main() {
   static int8_t tab[256];
+#if defined(TABLES_ONLY)  // the portable build: only the table cases take another path than the loops
+  for (int rep = 0; rep < 20; ++rep) { add_case<A4>(); mul_case<M4>(); mul_case<M5>(); }
+  std::printf("%ld %ld %ld %ld\n", bad, total, distinct_hi, distinct_lo);
+  return bad != 0;
+#endif
   for (int rep = 0; rep < 20; ++rep) {
-    add_case<A1>(); add_case<A2>(); add_case<A3>();
-    mul_case<M1>(); mul_case<M2>(); mul_case<M3>();
+    add_case<A1>(); add_case<A2>(); add_case<A3>(); add_case<A4>();
+    mul_case<M1>(); mul_case<M2>(); mul_case<M3>(); mul_case<M4>(); mul_case<M5>();
     for (int i = 0; i < 256; ++i) tab[i] = static_cast<int8_t>(rng());
     for (int n : {1, 63, 64, 65, 1000, 4096}) {
       fill(); lut_s8(a, got, n, tab); lut_s8_portable(a, want, n, tab); compare(n);
@@ -66,9 +75,23 @@ int main() {
 """
 
 
-def _compile(cxx: str, src, exe, march: str) -> subprocess.CompletedProcess:
+def _compile(cxx: str, src, exe, march: str, *defines: str) -> subprocess.CompletedProcess:
     return subprocess.run([cxx, "-std=c++17", "-O2", *march_flags(march, find_toolchain(cxx).kind), "-Wall", "-Wextra", "-Werror",
-                           f"-I{REPO}/cpp/include", str(src), "-o", str(exe)], capture_output=True, text=True)
+                           *defines, f"-I{REPO}/cpp/include", str(src), "-o", str(exe)], capture_output=True, text=True)
+
+
+def test_portable_per_channel_tables_equal_the_portable_loops(tmp_path):
+    """Without SIMD (EDGE_SDK_KERNELS_PORTABLE, as on a Cortex-M), Add and Mul by a per-channel b
+    over long runs go through per-channel tables; they must equal the element loops."""
+    cxx = "clang++-19" if shutil.which("clang++-19") else "g++"
+    src = tmp_path / "t.cpp"
+    src.write_text(TEST)
+    r = _compile(cxx, src, tmp_path / "t", "x86-64", "-DEDGE_SDK_KERNELS_PORTABLE", "-DTABLES_ONLY")
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = subprocess.run([str(tmp_path / "t")], capture_output=True, text=True)
+    bad, total, hi, lo = map(int, out.stdout.split())
+    assert out.returncode == 0 and bad == 0, out.stdout
+    assert total > 50_000 and hi > 0 and lo > 0
 
 
 @pytest.mark.parametrize("cxx", ["clang++-19", "g++"])

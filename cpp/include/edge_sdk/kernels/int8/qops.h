@@ -11,6 +11,34 @@
 namespace edge_sdk {
 namespace q8 {
 
+// ---- Any elementwise function of one int8 input: a 256-entry table built at compile time
+// (sigmoid, tanh, hard-swish, leaky relu, ...).  Index = x + 128.
+struct Table256 {
+  int8_t v[256];  // v[x + 128]
+};
+
+// The table of y = QMul(x, t[x]) (mul_s8's integer steps): x times a function of x, e.g. SiLU.
+// constexpr: the generated code evaluates it at compile time with requant.h's rule.
+constexpr Table256 lut_times_input(const int8_t (&t)[256], int zp_x, int zp_t, int32_t mult, int shift, int zp_out,
+                                   int lo, int hi) {
+  Table256 r{};
+  for (int x = -128; x < 128; ++x)
+    r.v[x + 128] = requantize((x - zp_x) * (static_cast<int32_t>(t[x + 128]) - zp_t), mult, shift, zp_out, lo, hi);
+  return r;
+}
+
+inline void lut_s8_portable(const int8_t* x, int8_t* y, size_t n, const int8_t* table) {
+  for (size_t i = 0; i < n; ++i) y[i] = table[static_cast<int32_t>(x[i]) + 128];
+}
+
+inline void lut_s8(const int8_t* x, int8_t* y, size_t n, const int8_t* table) {
+#if defined(EDGE_Q8_HAVE_QOPS_X86)
+  lut_s8_x86(x, y, n, table);
+#else
+  lut_s8_portable(x, y, n, table);
+#endif
+}
+
 // Broadcasting of the binary ops: a is [outer, inner]; b is the same shape, or [outer]
 // repeated along inner (per-channel scales of squeeze-excitation, per-channel offsets).
 // ---- Add: both inputs rescaled to a common 2^-20-finer grid, summed, requantized (TFLite).
@@ -25,17 +53,20 @@ struct QAddParams {
   int act_min, act_max;
 };
 
+inline int8_t add_s8_one(const QAddParams& P, int32_t a, int32_t b) {
+  const int32_t va = (a - P.zp_a) * (1 << P.left_shift);
+  const int32_t vb = (b - P.zp_b) * (1 << P.left_shift);
+  const int32_t sa = multiply_by_quantized_multiplier(va, P.mult_a, P.shift_a);
+  const int32_t sb = multiply_by_quantized_multiplier(vb, P.mult_b, P.shift_b);
+  return requantize(sa + sb, P.mult_out, P.shift_out, P.zp_out, P.act_min, P.act_max);
+}
+
 template <const QAddParams& P>
 inline void add_s8_portable(const int8_t* a, const int8_t* b, int8_t* y) {
   for (int o = 0; o < P.outer; ++o) {
     for (int i = 0; i < P.inner; ++i) {
       const size_t k = static_cast<size_t>(o) * P.inner + i;
-      const int32_t bq = P.b_per_outer ? b[o] : b[k];
-      const int32_t va = (static_cast<int32_t>(a[k]) - P.zp_a) * (1 << P.left_shift);
-      const int32_t vb = (bq - P.zp_b) * (1 << P.left_shift);
-      const int32_t sa = multiply_by_quantized_multiplier(va, P.mult_a, P.shift_a);
-      const int32_t sb = multiply_by_quantized_multiplier(vb, P.mult_b, P.shift_b);
-      y[k] = requantize(sa + sb, P.mult_out, P.shift_out, P.zp_out, P.act_min, P.act_max);
+      y[k] = add_s8_one(P, a[k], P.b_per_outer ? b[o] : b[k]);
     }
   }
 }
@@ -49,15 +80,43 @@ struct QMulParams {
   int act_min, act_max;
 };
 
+inline int8_t mul_s8_one(const QMulParams& P, int32_t a, int32_t b) {
+  return requantize((a - P.zp_a) * (b - P.zp_b), P.mult, P.shift, P.zp_out, P.act_min, P.act_max);
+}
+
 template <const QMulParams& P>
 inline void mul_s8_portable(const int8_t* a, const int8_t* b, int8_t* y) {
   for (int o = 0; o < P.outer; ++o) {
     for (int i = 0; i < P.inner; ++i) {
       const size_t k = static_cast<size_t>(o) * P.inner + i;
-      const int32_t bq = P.b_per_outer ? b[o] : b[k];
-      const int32_t prod = (static_cast<int32_t>(a[k]) - P.zp_a) * (bq - P.zp_b);
-      y[k] = requantize(prod, P.mult, P.shift, P.zp_out, P.act_min, P.act_max);
+      y[k] = mul_s8_one(P, a[k], P.b_per_outer ? b[o] : b[k]);
     }
+  }
+}
+
+// b one value per channel (squeeze-excitation scales, per-channel offsets) over long runs: each
+// channel's output is then a function of a alone, so the run's kernel evaluates it once for each
+// of the 256 int8 values (bit-identical by construction) and lut_s8 looks the run up.  The table
+// costs 256 outputs' requantization and the lookup a few instructions per 64 bytes on x86, one
+// load a byte elsewhere, against a requantization per output: runs from kTableRun on gain.
+constexpr int kTableRun = 512;
+
+struct AllInt8 {
+  int8_t v[256];  // v[i] = i - 128
+  constexpr AllInt8() : v{} {
+    for (int i = 0; i < 256; ++i) v[i] = static_cast<int8_t>(i - 128);
+  }
+};
+inline constexpr AllInt8 kAllInt8{};
+
+// run(x, b, t, n): t[i] = op(x[i], b) for i < n.
+template <typename Params, typename Run>
+inline void per_channel_tables(const Params& P, const int8_t* a, const int8_t* b, int8_t* y, Run run) {
+  alignas(64) int8_t table[256];
+  for (int o = 0; o < P.outer; ++o) {
+    run(kAllInt8.v, b[o], table, 256);
+    const size_t k = static_cast<size_t>(o) * P.inner;
+    lut_s8(a + k, y + k, static_cast<size_t>(P.inner), table);
   }
 }
 
@@ -81,6 +140,18 @@ inline void elementwise_runs(const Params& P, const int8_t* a, const int8_t* b, 
 
 template <const QAddParams& P>
 inline void add_s8(const int8_t* a, const int8_t* b, int8_t* y) {
+  if constexpr (P.b_per_outer && P.inner >= kTableRun) {
+    per_channel_tables(P, a, b, y, [](const int8_t* x, int32_t bq, int8_t* t, int n) {
+#if defined(EDGE_Q8_HAVE_QOPS_X86)
+      add_s8_x86<QAddParams>(P, x, nullptr, bq, t, n);
+#elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
+      add_s8_avx2<QAddParams>(P, x, nullptr, bq, t, n);
+#else
+      for (int i = 0; i < n; ++i) t[i] = add_s8_one(P, x[i], bq);
+#endif
+    });
+    return;
+  }
 #if defined(EDGE_Q8_HAVE_QOPS_X86)
   elementwise_runs(P, a, b, y, add_s8_x86<QAddParams>);
 #elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
@@ -92,6 +163,18 @@ inline void add_s8(const int8_t* a, const int8_t* b, int8_t* y) {
 
 template <const QMulParams& P>
 inline void mul_s8(const int8_t* a, const int8_t* b, int8_t* y) {
+  if constexpr (P.b_per_outer && P.inner >= kTableRun) {
+    per_channel_tables(P, a, b, y, [](const int8_t* x, int32_t bq, int8_t* t, int n) {
+#if defined(EDGE_Q8_HAVE_QOPS_X86)
+      mul_s8_x86<QMulParams>(P, x, nullptr, bq, t, n);
+#elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
+      mul_s8_avx2<QMulParams>(P, x, nullptr, bq, t, n);
+#else
+      for (int i = 0; i < n; ++i) t[i] = mul_s8_one(P, x[i], bq);
+#endif
+    });
+    return;
+  }
 #if defined(EDGE_Q8_HAVE_QOPS_X86)
   elementwise_runs(P, a, b, y, mul_s8_x86<QMulParams>);
 #elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
@@ -239,34 +322,6 @@ inline void concat_part_s8(const int8_t* in, int8_t* out) {
         dst[i] = requantize(static_cast<int32_t>(src[i]) - P.zp_in, P.mult, P.shift, P.zp_out, -128, 127);
     }
   }
-}
-
-// ---- Any elementwise function of one int8 input: a 256-entry table built at compile time
-// (sigmoid, tanh, hard-swish, leaky relu, ...).  Index = x + 128.
-struct Table256 {
-  int8_t v[256];  // v[x + 128]
-};
-
-// The table of y = QMul(x, t[x]) (mul_s8's integer steps): x times a function of x, e.g. SiLU.
-// constexpr: the generated code evaluates it at compile time with requant.h's rule.
-constexpr Table256 lut_times_input(const int8_t (&t)[256], int zp_x, int zp_t, int32_t mult, int shift, int zp_out,
-                                   int lo, int hi) {
-  Table256 r{};
-  for (int x = -128; x < 128; ++x)
-    r.v[x + 128] = requantize((x - zp_x) * (static_cast<int32_t>(t[x + 128]) - zp_t), mult, shift, zp_out, lo, hi);
-  return r;
-}
-
-inline void lut_s8_portable(const int8_t* x, int8_t* y, size_t n, const int8_t* table) {
-  for (size_t i = 0; i < n; ++i) y[i] = table[static_cast<int32_t>(x[i]) + 128];
-}
-
-inline void lut_s8(const int8_t* x, int8_t* y, size_t n, const int8_t* table) {
-#if defined(EDGE_Q8_HAVE_QOPS_X86)
-  lut_s8_x86(x, y, n, table);
-#else
-  lut_s8_portable(x, y, n, table);
-#endif
 }
 
 }  // namespace q8

@@ -113,6 +113,21 @@ EDGE_Q8_INLINE RequantConst requant_const(int shift, int32_t zp_out) {
   return {(int64_t{1} << 30) + (int64_t{1} << (30 + r)) + static_cast<int64_t>(zp_out) * (int64_t{1} << (31 + r)), 31 + r};
 }
 
+// multiply_by_quantized_multiplier() + zp of 16 lanes in the short form (c.count != 0; c =
+// requant_const(shift, zp)): int32 lanes.
+EDGE_Q8_INLINE __m512i scale_short_x16(__m512i acc, int32_t multiplier, const RequantConst& c) {
+  const __m512i m = _mm512_set1_epi32(multiplier);  // vpmuldq reads the low half of each 64-bit lane
+  const __m512i k = _mm512_set1_epi64(c.k), d = _mm512_set1_epi64(int64_t{1} << 31);
+  const __m512i count = _mm512_set1_epi64(c.count), thr = _mm512_set1_epi64(-(int64_t{1} << 30));
+  const __m512i ab_e = _mm512_mul_epi32(acc, m);
+  const __m512i ab_o = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m);
+  const __m512i t_e = _mm512_add_epi64(ab_e, k), t_o = _mm512_add_epi64(ab_o, k);
+  const __m512i q_e = _mm512_srav_epi64(_mm512_mask_sub_epi64(t_e, _mm512_cmplt_epi64_mask(ab_e, thr), t_e, d), count);
+  const __m512i q_o = _mm512_srav_epi64(_mm512_mask_sub_epi64(t_o, _mm512_cmplt_epi64_mask(ab_o, thr), t_o, d), count);
+  const __m512i even_odd = _mm512_set_epi32(30, 14, 28, 12, 26, 10, 24, 8, 22, 6, 20, 4, 18, 2, 16, 0);
+  return _mm512_permutex2var_epi32(q_e, even_odd, q_o);
+}
+
 // requantize() of 16 lanes as int8, clamped to [lo, hi] (the fused activation; within [-128, 127]);
 // c = requant_const(shift, zp_out).  all_short: the caller knows that every channel's shift is in
 // [-23, -1] (QConvParams::short_requant, from the compiler): the per-channel test and the long
@@ -123,16 +138,7 @@ EDGE_Q8_INLINE __m128i requantize_s8_x16(__m512i acc, int32_t multiplier, int sh
   if constexpr (!all_short) {
     if (c.count == 0) return _mm512_cvtepi32_epi8(requantize_x16(acc, multiplier, shift, zp_out, lo, hi));
   }
-  const __m512i m = _mm512_set1_epi32(multiplier);  // vpmuldq reads the low half of each 64-bit lane
-  const __m512i k = _mm512_set1_epi64(c.k), d = _mm512_set1_epi64(int64_t{1} << 31);
-  const __m512i count = _mm512_set1_epi64(c.count), thr = _mm512_set1_epi64(-(int64_t{1} << 30));
-  const __m512i ab_e = _mm512_mul_epi32(acc, m);
-  const __m512i ab_o = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m);
-  const __m512i t_e = _mm512_add_epi64(ab_e, k), t_o = _mm512_add_epi64(ab_o, k);
-  const __m512i q_e = _mm512_srav_epi64(_mm512_mask_sub_epi64(t_e, _mm512_cmplt_epi64_mask(ab_e, thr), t_e, d), count);
-  const __m512i q_o = _mm512_srav_epi64(_mm512_mask_sub_epi64(t_o, _mm512_cmplt_epi64_mask(ab_o, thr), t_o, d), count);
-  const __m512i even_odd = _mm512_set_epi32(30, 14, 28, 12, 26, 10, 24, 8, 22, 6, 20, 4, 18, 2, 16, 0);
-  __m128i b = _mm512_cvtsepi32_epi8(_mm512_permutex2var_epi32(q_e, even_odd, q_o));
+  __m128i b = _mm512_cvtsepi32_epi8(scale_short_x16(acc, multiplier, c));  // saturates to [-128, 127]
   if constexpr (lo > -128) b = _mm_max_epi8(b, _mm_set1_epi8(static_cast<char>(lo)));
   if constexpr (hi < 127) b = _mm_min_epi8(b, _mm_set1_epi8(static_cast<char>(hi)));
   return b;
