@@ -87,6 +87,11 @@ CASES = [
     (24, 8, 1, 1, 1, 0, 1, 7, 9, 3),      # 63 pixels: a full and a partial 32-pixel block
     (10, 4, 1, 1, 1, 0, 1, 6, 6, 177),    # 10 channels: the last quad half empty
     (16, 16, 2, 1, 1, 0, 1, 5, 8, 128),   # grouped pointwise
+    # Stride-1 layers of 16+ input channels on the channel-quad VNNI path (qconv_x86_quad.h).
+    (18, 32, 1, 3, 1, 1, 1, 7, 7, 60),    # a half-empty last quad, a 7x7 plane (junk columns)
+    (16, 16, 1, 5, 1, 2, 1, 9, 20, 200),  # 5x5
+    (32, 16, 1, 3, 1, 0, 1, 6, 19, 128),  # no padding
+    (16, 32, 1, 3, 1, 1, 1, 12, 30, 90, 0.0004),  # with the long requantization
     # An output scale that makes some channels' multipliers >= 0.5 (shift >= 0): the x86 epilogues'
     # long requantization form beside the short one (QConvParams::short_requant false).
     (24, 8, 1, 1, 1, 0, 1, 7, 9, 3, 0.0004),
@@ -148,6 +153,7 @@ def test_fast_int8_conv_is_bit_identical_to_the_portable_kernels(save, tmp_path,
     # Both requantization forms of the x86 epilogues ran (QConvParams::short_requant).
     src = "".join(p.read_text() for p in (tmp_path / "fast").glob("*.cpp"))
     assert "/*short_requant*/ true" in src and "/*short_requant*/ false" in src
+    assert "/*channel_quads*/ true" in src  # the channel-quad kernel ran too
     # The sweep must exercise clamping at both ends and values in between.
     allv = np.concatenate([np.asarray(a).ravel() for a in fast])
     assert allv.min() < allv.max()

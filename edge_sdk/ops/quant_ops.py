@@ -134,7 +134,7 @@ def conv_scratch_bytes(geo: dict) -> int:
     vnni = (k + 3) // 4 * 4 * 32 if fast_kernels_enabled() else 0
     avx2 = (k + 1) // 2 * 2 * 16 * 2 if fast_kernels_enabled() else 0  # avx2_scratch_bytes in qconv_avx2.h
     simd = ([direct_scratch_bytes(geo, 1), avx2_direct_scratch_bytes(geo, 1), dw_scratch_bytes(geo),
-             avx2_dw_scratch_bytes(geo)]
+             avx2_dw_scratch_bytes(geo), quad_scratch_bytes(geo)]
             if fast_kernels_enabled() else [])
     return max(rows, im2col, vnni, avx2, *simd)
 
@@ -190,6 +190,37 @@ def direct_scratch_bytes(geo: dict, rows: int) -> int:
     row_len = _align64((geo["w_out"] - 1) * geo["stride_w"] + 4 * (q - 1) + 64)
     nrows = (rows - 1) * geo["stride_h"] + (geo["k_h"] - 1) * geo["dil_h"] + 1
     return geo["c_in"] * nrows * row_len
+
+
+def uses_quad(geo: dict) -> bool:
+    """Whether conv2d_s8 takes qconv_x86_quad.h (with QConvParams::channel_quads, which the emitter
+    sets where this holds and the conv is not fused with pooling)."""
+    g = geo
+    return (fast_kernels_enabled() and g["groups"] == 1 and g["stride_h"] == g["stride_w"] == 1
+            and g["dil_h"] == g["dil_w"] == 1 and g["k_h"] * g["k_w"] > 1 and g["k_h"] <= 7 and g["k_w"] <= 7
+            and g["c_in"] >= 16 and g["c_out"] % 16 == 0)
+
+
+def quad_scratch_bytes(geo: dict) -> int:
+    """vnni_quad_scratch_bytes<P>() in qconv_x86_quad.h (QuadGeometry<P>)."""
+    if not uses_quad(geo):
+        return 0
+    wp, hp = geo["w_out"] + geo["k_w"] - 1, geo["h_out"] + geo["k_h"] - 1
+    plane = _align64((hp * wp + 16 + geo["k_w"]) * 4)
+    flat = -(-geo["h_out"] * wp // 16) * 16
+    return (geo["c_in"] + 3) // 4 * plane + 16 * flat
+
+
+def quad_weights(geo: dict, w: np.ndarray) -> np.ndarray:
+    """OIHW int8 weights as qconv_x86_quad.h reads them: [oc / 16][quad][kh][kw][16 channels] int32,
+    the bytes of input channels 4q..4q+3 (0 past c_in)."""
+    co, ci, kh, kw = w.shape
+    cq = (ci + 3) // 4
+    padded = np.zeros((co, cq * 4, kh, kw), np.int8)
+    padded[:, :ci] = w
+    # [oc/16][16][cq][4][kh][kw] -> [oc/16][cq][kh][kw][16][4]
+    t = padded.reshape(co // 16, 16, cq, 4, kh, kw).transpose(0, 2, 4, 5, 1, 3)
+    return np.ascontiguousarray(t).view("<i4").reshape(-1)
 
 
 def direct_weight_quads(geo: dict, w: np.ndarray) -> np.ndarray | None:
@@ -509,7 +540,8 @@ class QConv(OpDef):
         sx, _ = qparams(g, node.inputs[0])
         sw = np.broadcast_to(np.asarray(g.tensor(node.inputs[1]).quant.scale, np.float64).reshape(-1), (geo["c_out"],))
         mult, shift = quantize_multipliers(sx * sw / _conv_out_q(node, g)[0])
-        consts = [("zp_in", zx), ("zp_out", zy), ("act_min", lo), ("act_max", hi), ("short_requant", short_requant(shift))]
+        consts = [("zp_in", zx), ("zp_out", zy), ("act_min", lo), ("act_max", hi), ("short_requant", short_requant(shift)),
+                  ("channel_quads", False)]  # the plain conv's call below sets it where it applies
         m, s = e.array("int32_t", mult), e.array("int32_t", shift)
         x, y, wt, b = e.ref(node.inputs[0]), e.ref(node.outputs[0]), e.ref(node.inputs[1]), e.ref(node.input(2))
         simd = "" if fast_kernels_enabled() else ", false"  # EDGE_SDK_KERNELS=portable: no SIMD path
@@ -530,7 +562,10 @@ class QConv(OpDef):
         # the x86 AVX2, VNNI direct and VNNI depthwise kernels' weights (an unused array is dropped by the C++ compiler)
         pairs = avx2_weight_pairs(geo, w) if fast_kernels_enabled() else None
         wp = "nullptr" if pairs is None else e.array("int32_t", pairs)
-        quads = direct_weight_quads(geo, w.astype(np.int8)) if fast_kernels_enabled() else None  # x86 VNNI
+        # x86 VNNI: the channel-quad kernel's weights for a conv of its own, else the direct kernels'
+        channel_quads = uses_quad(geo) and "conv_out" not in node.attrs
+        quads = (quad_weights(geo, w.astype(np.int8)) if channel_quads else
+                 direct_weight_quads(geo, w.astype(np.int8)) if fast_kernels_enabled() else None)
         wd = "nullptr" if quads is None else e.array("int32_t", quads)
         if "conv_out" in node.attrs:
             subst = {"{args}": f"{wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}", "{w}": wt, "{wp}": wp, "{wd}": wd, "{bf}": bf,
@@ -539,7 +574,7 @@ class QConv(OpDef):
             for k, v in subst.items():
                 lines = [line.replace(k, v) for line in lines]
             return "\n".join(lines)
-        p = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
+        p = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts[:-1] + [("channel_quads", channel_quads)])
         return (f"edge_sdk::q8::conv2d_s8<{p}{simd}>({x}, {wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}, {y}, "
                 f"{e.scratch('void')});")
 

@@ -27,6 +27,9 @@ struct QConvParams {
   // Every channel's shift is in [-23, -1], the x86 epilogues' short requantization
   // (requant_x86.h, requant_const); false (the default) keeps a per-channel test.
   bool short_requant;
+  // The generated code laid w_quads out for qconv_x86_quad.h (quant_ops.py, quad_weights): set
+  // only where the compiler chose that kernel for a conv of its own (not a fused pooling band).
+  bool channel_quads;
 };
 
 // A 1x1 conv whose output pixels are its input pixels (a GEMM over channels).
@@ -48,6 +51,7 @@ constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
 
 #include "qconv_x86.h"  // AVX-512 VNNI path (compiled only where the target has it)
 #include "qconv_x86_direct.h"  // AVX-512 VNNI direct path for narrow layers (needs VBMI too)
+#include "qconv_x86_quad.h"  // AVX-512 VNNI direct path over input-channel quads (wide stride-1 layers)
 #include "qconv_x86_dw.h"  // AVX-512 VNNI depthwise path (needs VBMI too)
 #include "qfc_x86.h"      // AVX-512 VNNI fully connected (GEMV) path
 #include "qfc_avx2.h"     // AVX2 fully connected (GEMV) path for x86 without VNNI
@@ -282,8 +286,16 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
     }
   }
 #endif
+#if defined(EDGE_Q8_HAVE_VNNI_QUAD)
+  if constexpr (kSimd && P.channel_quads) {
+    if (w_quads) {
+      conv2d_s8_vnni_quad<P>(in, w_quads, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
+      return;
+    }
+  }
+#endif
 #if defined(EDGE_Q8_HAVE_VNNI_DIRECT)
-  if constexpr (kSimd && use_vnni_direct<P>()) {
+  if constexpr (kSimd && use_vnni_direct<P>() && !P.channel_quads) {
     if (w_quads) {
       conv2d_s8_vnni_direct<P>(in, w_quads, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
       return;
