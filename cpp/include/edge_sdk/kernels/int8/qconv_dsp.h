@@ -90,7 +90,9 @@ EDGE_Q8_INLINE int32_t dsp_requantize(int32_t acc, int32_t mult, int shift, int3
   } else {
     h = saturating_rounding_doubling_high_mul(x, mult);
   }
-  const int32_t v = rounding_divide_by_pot(h, right) + zp_out;
+  // the zero point's addition wraps, as requantize()'s (requant.h: defined where int addition is not)
+  const int32_t v = static_cast<int32_t>(static_cast<uint32_t>(rounding_divide_by_pot(h, right)) +
+                                         static_cast<uint32_t>(zp_out));
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
