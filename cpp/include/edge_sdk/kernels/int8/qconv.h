@@ -27,8 +27,8 @@ struct QConvParams {
   // Every channel's shift is in [-23, -1], the x86 epilogues' short requantization
   // (requant_x86.h, requant_const); false (the default) keeps a per-channel test.
   bool short_requant;
-  // The generated code laid w_quads out for qconv_x86_quad.h (quant_ops.py, quad_weights): set
-  // only where the compiler chose that kernel for a conv of its own (not a fused pooling band).
+  // The generated code laid w_quads out for qconv_x86_quad.h (quant_ops.py, quad_weights), which
+  // then runs the conv (a fused conv's bands too: qconv_pool.h's direct pooled kernel stands back).
   bool channel_quads;
 };
 

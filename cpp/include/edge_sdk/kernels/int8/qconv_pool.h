@@ -88,7 +88,7 @@ inline bool conv2d_s8_fused_direct(const int8_t* in, const int8_t* w, const int3
   (void)in, (void)w, (void)w_pairs, (void)w_quads, (void)bias_folded, (void)bias_u8, (void)mult, (void)shift, (void)lut, (void)out, (void)scratch;
   (void)row_begin, (void)row_end;
 #if defined(EDGE_Q8_HAVE_VNNI_DIRECT)
-  if constexpr (kSimd && use_vnni_direct<P>() && 16 % E.pool_w == 0 && P.n == 1) {
+  if constexpr (kSimd && use_vnni_direct<P>() && !P.channel_quads && 16 % E.pool_w == 0 && P.n == 1) {
     if (w_quads) {
       conv2d_s8_direct_pooled<P, E>(in, w_quads, bias_u8, mult, shift, lut, out, static_cast<uint8_t*>(scratch),
                                     row_begin, row_end);
