@@ -76,7 +76,8 @@ CONV_CASES = [
 ]
 
 # Conv -> Relu -> BatchNormalization -> MaxPool chains the epilogue fusion handles
-# (and some it must leave alone).  (c_in, c_out, h, w, k, pool, with_bn)
+# (and some it must leave alone).  (c_in, c_out, h, w, k, pool (kernel == stride, or (kernel,
+# stride)), with_bn)
 FUSE_CASES = [
     (3, 8, 16, 32, 3, 2, True),
     (3, 8, 17, 35, 3, 2, True),       # odd extent: the pool drops the last row/column
@@ -86,6 +87,10 @@ FUSE_CASES = [
     (4, 6, 9, 18, 3, 3, False),
     (4, 5, 8, 8, 3, 2, True),         # rows narrower than a vector (im2col path)
     (6, 4, 10, 20, 3, 0, True),       # BN only
+    # Overlapping 3x3 stride-2 windows (SqueezeNet's stem): rows carried from chunk to chunk.
+    (3, 16, 40, 45, 3, (3, 2), False),
+    (8, 8, 23, 70, 3, (3, 2), True),  # pooled rows 34 wide: the vector path, its last vector shifted
+    (4, 8, 9, 12, 3, (3, 2), False),  # pooled rows narrower than a vector, im2col path
 ]
 
 
@@ -122,7 +127,8 @@ def _fuse_nodes(i, case, inits):
         nodes.append(helper.make_node("BatchNormalization", [last, f"g{i}", f"be{i}", f"m{i}", f"v{i}"], [f"n{i}"]))
         last = f"n{i}"
     if pool:
-        nodes.append(helper.make_node("MaxPool", [last], [f"y{i}"], kernel_shape=[pool, pool], strides=[pool, pool]))
+        pk, ps = pool if isinstance(pool, tuple) else (pool, pool)
+        nodes.append(helper.make_node("MaxPool", [last], [f"y{i}"], kernel_shape=[pk, pk], strides=[ps, ps]))
     else:
         nodes.append(helper.make_node("Identity", [last], [f"y{i}"]))
     return nodes

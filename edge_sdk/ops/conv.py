@@ -223,14 +223,15 @@ class Conv(OpDef):
                    ("post_affine", bool(a.get("post_affine", False))),
                    ("pool_k_h", pool[0]), ("pool_k_w", pool[1]), ("pool_s_h", pool[2]), ("pool_s_w", pool[3]),
                    ("pool_h_out", ph), ("pool_w_out", pw), ("pool_rows", prow)]
-        pixels = (prow * pool[2] if pool[0] else geo["h_out"]) * geo["w_out"]
+        chunk_rows = (prow - 1) * pool[2] + pool[0] if pool[0] else 0  # Geometry<P>::chunk_rows in conv_fast.h
+        pixels = (chunk_rows if pool[0] else geo["h_out"]) * geo["w_out"]
         k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
         # Small planes are packed whole so that each weight block is read once for all tiles.
         whole = 4 * k * (pixels + 15) <= WHOLE_PANEL_BYTES and geo["w_out"] < MAX_VL
         fields.append(("whole_panel", whole))
         chan = int(a.get("packed_mr", 1)) == CHANNEL_BLOCK
         return fields, dict(geo, hp=hp, wp=wp, ws=ws, padded=padded, whole=whole, pixels=pixels, depthwise=dw, pool=pool,
-                            prow=prow, chan=chan)
+                            prow=prow, chunk_rows=chunk_rows, chan=chan)
 
     def scratch_bytes(self, node, g):
         ff = self._fast_fields(node, g)
@@ -247,7 +248,7 @@ class Conv(OpDef):
         k = cin_g * geo["k_h"] * geo["k_w"]
         part = _r16(k * ((geo["pixels"] + 15) if geo["whole"] else nv_max(mr) * MAX_VL))
         if geo["pool"][0]:
-            part += geo["c_out"] * geo["prow"] * geo["pool"][2] * geo["w_out"]
+            part += geo["c_out"] * geo["chunk_rows"] * geo["w_out"]
         return 4 * (pad + part * int(node.attrs.get("thread_rows", 1)))  # each thread part has its own panel
 
     def emit(self, node, g, e):

@@ -6,9 +6,11 @@
 A BatchNormalization after the activation cannot be folded into the weights;
 it becomes a per-channel affine y*scale + shift applied after the activation
 (new constant inputs 3 and 4, attrs["post_affine"]).  A non-overlapping MaxPool
-(kernel == stride, no padding, no dilation, floor mode) becomes attrs["fused_pool"],
-so the full-resolution pre-pool tensor is never stored: the kernel computes a
-few conv rows into scratch and pools them.  Must run after fuse_activations.
+(kernel == stride, no padding, no dilation, floor mode), or the 3x3 stride-2 one of
+SqueezeNet's and AlexNet-style stems, becomes attrs["fused_pool"], so the full-resolution
+pre-pool tensor is never stored: the kernel computes a few conv rows into scratch and pools
+them (rows that overlapping windows share carried from chunk to chunk).  Must run after
+fuse_activations.
 """
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ def _fusable_conv(g: ir.Graph, n: ir.Node) -> bool:
     return not is_depthwise(conv_geometry(n, g, n.attrs))
 
 
-def _plain_maxpool(g: ir.Graph, p: ir.Node, op_type: str = "MaxPool") -> tuple[int, int, int, int] | None:
-    if p.op_type != op_type or len([o for o in p.outputs if o]) != 1 or p.attr("ceil_mode", 0):
+def _plain_maxpool(g: ir.Graph, p: ir.Node, op_type: str = "MaxPool",
+                   overlapping: bool = False) -> tuple[int, int, int, int] | None:
+    if p.op_type != op_type or len([o for o in p.outputs if o]) != 1:
         return None
     if p.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID") or any(p.attr("pads") or []):
         return None
@@ -37,8 +40,12 @@ def _plain_maxpool(g: ir.Graph, p: ir.Node, op_type: str = "MaxPool") -> tuple[i
         return None
     k = list(p.attr("kernel_shape") or [])
     s = list(p.attr("strides") or [1, 1])
-    if len(k) != 2 or k != s:
+    if len(k) != 2 or (k != s and not (overlapping and k == [3, 3] and s == [2, 2])):
         return None
+    if p.attr("ceil_mode", 0):  # the same as floor mode where no window starts past the input (torchvision's pools)
+        x, y = g.tensor(p.inputs[0]).shape, g.tensor(p.outputs[0]).shape
+        if len(x) != 4 or len(y) != 4 or any((x[2 + i] - k[i]) // s[i] + 1 != y[2 + i] for i in range(2)):
+            return None
     return (k[0], k[1], s[0], s[1])
 
 
@@ -63,7 +70,7 @@ def fuse_conv_epilogue(g: ir.Graph) -> ir.Graph:
                 nxt = single_consumer(g, conv.outputs[0])
         if nxt is None:
             continue
-        pool = _plain_maxpool(g, nxt)
+        pool = _plain_maxpool(g, nxt, overlapping=True)
         if pool is not None:
             y = g.tensor(conv.outputs[0]).shape
             conv.attrs["conv_out_hw"] = (int(y[2]), int(y[3]))

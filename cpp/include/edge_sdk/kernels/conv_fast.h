@@ -18,6 +18,7 @@
 // conv2d_dw_f32: depthwise convolution (groups == c_in == c_out) on a padded plane.
 #pragma once
 
+#include <cstring>
 #include <type_traits>
 
 #include "common.h"
@@ -150,8 +151,11 @@ struct Geometry {
   static constexpr bool narrow_wrap = wrap_ok && P.w_out < kVL && P.h_out >= 2 && P.pool_k_h == 0;
   // Path A (direct rows) needs rows at least one vector wide, or wrapped.
   static constexpr bool direct = P.w_out >= kVL || narrow_wrap;
+  // Conv rows of a fused pool's chunk of pool_rows pooled rows (the first chunk of a part; later
+  // ones take the rows overlapping windows share from the chunk before: conv_gemm_rows).
+  static constexpr int chunk_rows = P.pool_k_h ? (P.pool_rows - 1) * P.pool_s_h + P.pool_k_h : 0;
   // Pixels one pass covers: a row (A), or the plane / pooled chunk (B); tiles no wider than that.
-  static constexpr int pixels = (P.pool_k_h ? P.pool_rows * P.pool_s_h : P.h_out) * P.w_out;
+  static constexpr int pixels = (P.pool_k_h ? chunk_rows : P.h_out) * P.w_out;
   static constexpr int nv_pix = (pixels + kVL - 1) / kVL;
   static constexpr int RT = rows_for(P.mr);  // rows per micro-tile (MR / RT tiles per block)
   static constexpr int NV = nv_pix < nv_for(RT) ? (nv_pix > 0 ? nv_pix : 1) : nv_for(RT);
@@ -163,7 +167,6 @@ struct Geometry {
                                 NV >= 3 ? 64 : cin_g;
   static constexpr int pad_floats = P.padded ? round16(P.c_in * plane_p) : 0;
   static constexpr int panel_floats = direct ? 0 : round16(K * (P.whole_panel ? pixels + 15 : NR));
-  static constexpr int chunk_rows = P.pool_k_h ? P.pool_rows * P.pool_s_h : 0;
   // Rows a vector wide or more run wrapped when that computes fewer lanes than whole
   // vectors per row (a 34-wide row: 36 lanes with its two border columns, against 48).
   static constexpr int vpr = (P.w_out + kVL - 1) / kVL;
@@ -444,12 +447,13 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
 }
 
 // One pooled row of the fused MaxPool from the pre-pool rows at `rows` (row stride w_out).
-// The common 2-wide, stride-2 window runs a vector of outputs at a time (even and odd
-// columns split by one shuffle; a row's last vector shifted back to end at pool_w_out).
+// The common 2- and 3-wide, stride-2 windows run a vector of outputs at a time (even and odd
+// columns split by one shuffle, and once more from the next column for the third; a row's
+// last vector shifted back to end at pool_w_out).
 template <const ConvFastParams& P>
 inline void pool_row(const float* EDGE_RESTRICT rows, float* EDGE_RESTRICT o) {
   int pc = 0;
-  if constexpr (P.pool_k_w == 2 && P.pool_s_w == 2 && P.pool_w_out >= kVL) {
+  if constexpr ((P.pool_k_w == 2 || P.pool_k_w == 3) && P.pool_s_w == 2 && P.pool_w_out >= kVL) {
     for (int pc0 = 0; pc0 < P.pool_w_out; pc0 += kVL) {
       const int at = pc0 + kVL <= P.pool_w_out ? pc0 : P.pool_w_out - kVL;
       vfloat m = vsplat(-INFINITY);
@@ -457,6 +461,11 @@ inline void pool_row(const float* EDGE_RESTRICT rows, float* EDGE_RESTRICT o) {
         vfloat e, d;
         vdeinterleave2(rows + i * P.w_out + 2 * at, e, d);  // columns 2 pc and 2 pc + 1
         m = vmax_nan(vmax_nan(m, e), d);
+        if constexpr (P.pool_k_w == 3) {  // column 2 pc + 2 (the last one read: 2 pool_w_out <= w_out - 1)
+          vfloat odd, next;
+          vdeinterleave2(rows + i * P.w_out + 2 * at + 1, odd, next);
+          m = vmax_nan(m, next);
+        }
       }
       vstore(o + at, m);
     }
@@ -518,15 +527,26 @@ inline void conv_gemm_rows(const float* EDGE_RESTRICT src, const float* EDGE_RES
     float* rows_buf = panel + G::panel_floats;
     constexpr int pplane = P.pool_h_out * P.pool_w_out;
     constexpr ptrdiff_t cs = static_cast<ptrdiff_t>(G::chunk_rows) * P.w_out;
+    // Overlapping windows (3 x 3, stride 2): the last `overlap` conv rows of a chunk are the first
+    // of the next, moved to the front of each channel's rows instead of computed again.
+    constexpr int overlap = P.pool_k_h > P.pool_s_h ? P.pool_k_h - P.pool_s_h : 0;
+    int kept = 0;  // rows at the front of rows_buf carried from the chunk before
     for (int pr0 = r0; pr0 < r1; pr0 += P.pool_rows) {
       const int prn = r1 - pr0 < P.pool_rows ? r1 - pr0 : P.pool_rows;
-      conv_detail::conv_rows<P>(src, wpk, bias, scale, shift, rows_buf, cs, pr0 * P.pool_s_h,
-                                (prn - 1) * P.pool_s_h + P.pool_k_h, panel);
+      const int nrows = (prn - 1) * P.pool_s_h + P.pool_k_h;
+      conv_detail::conv_rows<P>(src, wpk, bias, scale, shift, rows_buf + static_cast<ptrdiff_t>(kept) * P.w_out, cs,
+                                pr0 * P.pool_s_h + kept, nrows - kept, panel);
       for (int c = 0; c < P.c_out; ++c) {
         const float* cb = rows_buf + c * cs;
         for (int pr = 0; pr < prn; ++pr)
           conv_detail::pool_row<P>(cb + pr * P.pool_s_h * P.w_out,
                                    out + static_cast<size_t>(c) * pplane + static_cast<size_t>(pr0 + pr) * P.pool_w_out);
+      }
+      if constexpr (overlap > 0) {
+        for (int c = 0; c < P.c_out; ++c)
+          std::memmove(rows_buf + c * cs, rows_buf + c * cs + static_cast<ptrdiff_t>(nrows - overlap) * P.w_out,
+                  sizeof(float) * overlap * P.w_out);
+        kept = overlap;
       }
     }
   }
