@@ -77,7 +77,7 @@ CONV_CASES = [
 
 # Conv -> Relu -> BatchNormalization -> MaxPool chains the epilogue fusion handles
 # (and some it must leave alone).  (c_in, c_out, h, w, k, pool (kernel == stride, or (kernel,
-# stride)), with_bn)
+# stride[, padding])), with_bn)
 FUSE_CASES = [
     (3, 8, 16, 32, 3, 2, True),
     (3, 8, 17, 35, 3, 2, True),       # odd extent: the pool drops the last row/column
@@ -91,6 +91,10 @@ FUSE_CASES = [
     (3, 16, 40, 45, 3, (3, 2), False),
     (8, 8, 23, 70, 3, (3, 2), True),  # pooled rows 34 wide: the vector path, its last vector shifted
     (4, 8, 9, 12, 3, (3, 2), False),  # pooled rows narrower than a vector, im2col path
+    # ResNet's stem pool, padded by 1: -inf rows above (and, odd sizes, below) the conv output,
+    # edge columns on the scalar path.
+    (3, 16, 40, 44, 3, (3, 2, 1), False),
+    (4, 8, 41, 67, 3, (3, 2, 1), True),
 ]
 
 
@@ -127,8 +131,9 @@ def _fuse_nodes(i, case, inits):
         nodes.append(helper.make_node("BatchNormalization", [last, f"g{i}", f"be{i}", f"m{i}", f"v{i}"], [f"n{i}"]))
         last = f"n{i}"
     if pool:
-        pk, ps = pool if isinstance(pool, tuple) else (pool, pool)
-        nodes.append(helper.make_node("MaxPool", [last], [f"y{i}"], kernel_shape=[pk, pk], strides=[ps, ps]))
+        pk, ps, pp = (pool + (0,))[:3] if isinstance(pool, tuple) else (pool, pool, 0)
+        nodes.append(helper.make_node("MaxPool", [last], [f"y{i}"], kernel_shape=[pk, pk], strides=[ps, ps],
+                                      pads=[pp] * 4))
     else:
         nodes.append(helper.make_node("Identity", [last], [f"y{i}"]))
     return nodes

@@ -229,6 +229,7 @@ class Conv(OpDef):
         # Small planes are packed whole so that each weight block is read once for all tiles.
         whole = 4 * k * (pixels + 15) <= WHOLE_PANEL_BYTES and geo["w_out"] < MAX_VL
         fields.append(("whole_panel", whole))
+        fields += list(zip(("pool_pad_top", "pool_pad_left"), a.get("fused_pool_pads", (0, 0))))
         chan = int(a.get("packed_mr", 1)) == CHANNEL_BLOCK
         return fields, dict(geo, hp=hp, wp=wp, ws=ws, padded=padded, whole=whole, pixels=pixels, depthwise=dw, pool=pool,
                             prow=prow, chunk_rows=chunk_rows, chan=chan)

@@ -7,7 +7,8 @@ A BatchNormalization after the activation cannot be folded into the weights;
 it becomes a per-channel affine y*scale + shift applied after the activation
 (new constant inputs 3 and 4, attrs["post_affine"]).  A non-overlapping MaxPool
 (kernel == stride, no padding, no dilation, floor mode), or the 3x3 stride-2 one of
-SqueezeNet's and AlexNet-style stems, becomes attrs["fused_pool"], so the full-resolution
+SqueezeNet's and AlexNet-style stems, also padded by 1 as ResNet's (attrs["fused_pool_pads"]:
+the kernel reads -inf past the conv output), becomes attrs["fused_pool"], so the full-resolution
 pre-pool tensor is never stored: the kernel computes a few conv rows into scratch and pools
 them (rows that overlapping windows share carried from chunk to chunk).  Must run after
 fuse_activations.
@@ -49,6 +50,24 @@ def _plain_maxpool(g: ir.Graph, p: ir.Node, op_type: str = "MaxPool",
     return (k[0], k[1], s[0], s[1])
 
 
+def _padded_stem_pool(g: ir.Graph, p: ir.Node) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
+    """A 3x3 stride-2 MaxPool padded by at most 1 (ResNet's stem): its window and its top/left
+    padding (the kernel reads -inf past the conv output), or None."""
+    if p.op_type != "MaxPool" or len([o for o in p.outputs if o]) != 1 or p.attr("storage_order", 0):
+        return None
+    if p.attr("auto_pad", "NOTSET") != "NOTSET" or any(d != 1 for d in (p.attr("dilations") or [])):
+        return None
+    k, s = list(p.attr("kernel_shape") or []), list(p.attr("strides") or [1, 1])
+    pads = list(p.attr("pads") or [0, 0, 0, 0])
+    if k != [3, 3] or s != [2, 2] or len(pads) != 4 or not all(0 <= v <= 1 for v in pads):
+        return None
+    x, y = g.tensor(p.inputs[0]).shape, g.tensor(p.outputs[0]).shape
+    # floor mode's extent (a ceil-mode pool qualifies where it is the same)
+    if len(x) != 4 or len(y) != 4 or any((x[2 + i] + pads[i] + pads[2 + i] - 3) // 2 + 1 != y[2 + i] for i in range(2)):
+        return None
+    return (3, 3, 2, 2), (pads[0], pads[1])
+
+
 def fuse_conv_epilogue(g: ir.Graph) -> ir.Graph:
     if not fast_kernels_enabled():
         return g
@@ -70,8 +89,12 @@ def fuse_conv_epilogue(g: ir.Graph) -> ir.Graph:
                 nxt = single_consumer(g, conv.outputs[0])
         if nxt is None:
             continue
-        pool = _plain_maxpool(g, nxt, overlapping=True)
+        pool, pads = _plain_maxpool(g, nxt, overlapping=True), None
+        if pool is None and (padded := _padded_stem_pool(g, nxt)) is not None:
+            pool, pads = padded
         if pool is not None:
+            if pads and any(pads):
+                conv.attrs["fused_pool_pads"] = pads
             y = g.tensor(conv.outputs[0]).shape
             conv.attrs["conv_out_hw"] = (int(y[2]), int(y[3]))
             conv.attrs["fused_pool"] = pool

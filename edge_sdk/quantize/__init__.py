@@ -29,7 +29,7 @@ def pre_quant_passes():
     return SIMPLIFY_PASSES
 
 
-FLOAT_ONLY_ATTRS = ("packed_mr", "fused_pool", "post_affine")
+FLOAT_ONLY_ATTRS = ("packed_mr", "fused_pool", "fused_pool_pads", "post_affine")
 MIN_HELD_OUT_TOTAL = 10  # with fewer samples, the report is computed on the calibration samples
 MAX_EVAL_BATCHES = 32
 

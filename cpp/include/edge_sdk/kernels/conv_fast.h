@@ -43,6 +43,7 @@ struct ConvFastParams {
   int pool_k_h, pool_k_w, pool_s_h, pool_s_w, pool_h_out, pool_w_out;  // pool_k_h == 0: no fused MaxPool
   int pool_rows;     // pooled rows computed per chunk
   bool whole_panel;  // im2col path: pack the whole plane (or chunk) at once (scratch holds K x (pixels + 15))
+  int pool_pad_top, pool_pad_left;  // the fused MaxPool's padding (windows past the conv output read -inf)
 };
 
 namespace conv_detail {
@@ -452,31 +453,45 @@ inline void conv_rows(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT
 // last vector shifted back to end at pool_w_out).
 template <const ConvFastParams& P>
 inline void pool_row(const float* EDGE_RESTRICT rows, float* EDGE_RESTRICT o) {
+  // Pooled column pc reads conv columns s pc - pad_left + j; the vector path takes the columns
+  // whose windows and deinterleaved reads stay inside the row, the scalar loop the rest.
+  constexpr int pl = P.pool_pad_left;
+  constexpr int pc_lo = (pl + P.pool_s_w - 1) / P.pool_s_w;
+  // The last vector's reads end at column 2 at - pl + 31 (+ 1 for a 3-wide window): at most w_out - 1.
+  constexpr int reach = P.w_out - (P.pool_k_w == 3 ? 33 : 32) + pl;
+  constexpr int at_max = reach >= 0 ? reach / 2 : (reach - 1) / 2;
+  constexpr int pc_hi = at_max + kVL < P.pool_w_out ? at_max + kVL : P.pool_w_out;
   int pc = 0;
-  if constexpr ((P.pool_k_w == 2 || P.pool_k_w == 3) && P.pool_s_w == 2 && P.pool_w_out >= kVL) {
-    for (int pc0 = 0; pc0 < P.pool_w_out; pc0 += kVL) {
-      const int at = pc0 + kVL <= P.pool_w_out ? pc0 : P.pool_w_out - kVL;
+  auto scalar = [&](int c) {
+    float m = -INFINITY;
+    for (int i = 0; i < P.pool_k_h; ++i)
+      for (int j = 0; j < P.pool_k_w; ++j) {
+        const int col = c * P.pool_s_w - pl + j;
+        if (col >= 0 && col < P.w_out) m = max_nan(m, rows[i * P.w_out + col]);
+      }
+    o[c] = m;
+  };
+  if constexpr ((P.pool_k_w == 2 || P.pool_k_w == 3) && P.pool_s_w == 2 && at_max >= pc_lo && pc_hi - pc_lo >= kVL) {
+    for (; pc < pc_lo; ++pc) scalar(pc);
+    for (int pc0 = pc_lo; pc0 < pc_hi; pc0 += kVL) {
+      const int at = pc0 + kVL <= pc_hi ? pc0 : pc_hi - kVL;
       vfloat m = vsplat(-INFINITY);
       for (int i = 0; i < P.pool_k_h; ++i) {
+        const float* r = rows + i * P.w_out + 2 * at - pl;
         vfloat e, d;
-        vdeinterleave2(rows + i * P.w_out + 2 * at, e, d);  // columns 2 pc and 2 pc + 1
+        vdeinterleave2(r, e, d);  // columns 2 pc - pl and 2 pc - pl + 1
         m = vmax_nan(vmax_nan(m, e), d);
-        if constexpr (P.pool_k_w == 3) {  // column 2 pc + 2 (the last one read: 2 pool_w_out <= w_out - 1)
+        if constexpr (P.pool_k_w == 3) {  // column 2 pc - pl + 2
           vfloat odd, next;
-          vdeinterleave2(rows + i * P.w_out + 2 * at + 1, odd, next);
+          vdeinterleave2(r + 1, odd, next);
           m = vmax_nan(m, next);
         }
       }
       vstore(o + at, m);
     }
-    pc = P.pool_w_out;
+    pc = pc_hi;
   }
-  for (; pc < P.pool_w_out; ++pc) {
-    float m = -INFINITY;
-    for (int i = 0; i < P.pool_k_h; ++i)
-      for (int j = 0; j < P.pool_k_w; ++j) m = max_nan(m, rows[i * P.w_out + pc * P.pool_s_w + j]);
-    o[pc] = m;
-  }
+  for (; pc < P.pool_w_out; ++pc) scalar(pc);
 }
 
 }  // namespace conv_detail
@@ -528,14 +543,29 @@ inline void conv_gemm_rows(const float* EDGE_RESTRICT src, const float* EDGE_RES
     constexpr int pplane = P.pool_h_out * P.pool_w_out;
     constexpr ptrdiff_t cs = static_cast<ptrdiff_t>(G::chunk_rows) * P.w_out;
     // Overlapping windows (3 x 3, stride 2): the last `overlap` conv rows of a chunk are the first
-    // of the next, moved to the front of each channel's rows instead of computed again.
+    // of the next, moved to the front of each channel's rows instead of computed again.  Slot j of
+    // a chunk holds conv row pr0 * s - pad_top + j; rows above and below the conv output (the
+    // pool's padding) hold -inf.
     constexpr int overlap = P.pool_k_h > P.pool_s_h ? P.pool_k_h - P.pool_s_h : 0;
+    auto fill_inf = [&](int j0, int j1) {
+      for (int c = 0; c < P.c_out; ++c)
+        for (float* p = rows_buf + c * cs + static_cast<ptrdiff_t>(j0) * P.w_out; p < rows_buf + c * cs + static_cast<ptrdiff_t>(j1) * P.w_out; ++p)
+          *p = -INFINITY;
+    };
     int kept = 0;  // rows at the front of rows_buf carried from the chunk before
     for (int pr0 = r0; pr0 < r1; pr0 += P.pool_rows) {
       const int prn = r1 - pr0 < P.pool_rows ? r1 - pr0 : P.pool_rows;
       const int nrows = (prn - 1) * P.pool_s_h + P.pool_k_h;
-      conv_detail::conv_rows<P>(src, wpk, bias, scale, shift, rows_buf + static_cast<ptrdiff_t>(kept) * P.w_out, cs,
-                                pr0 * P.pool_s_h + kept, nrows - kept, panel);
+      const int base = pr0 * P.pool_s_h - P.pool_pad_top;  // conv row of slot 0
+      if (kept == 0 && base < 0) {
+        fill_inf(0, -base);
+        kept = -base;
+      }
+      const int valid = P.h_out - base < nrows ? P.h_out - base : nrows;  // slots past it: bottom padding
+      if (valid < nrows) fill_inf(valid > kept ? valid : kept, nrows);
+      if (valid > kept)
+        conv_detail::conv_rows<P>(src, wpk, bias, scale, shift, rows_buf + static_cast<ptrdiff_t>(kept) * P.w_out, cs,
+                                  base + kept, valid - kept, panel);
       for (int c = 0; c < P.c_out; ++c) {
         const float* cb = rows_buf + c * cs;
         for (int pr = 0; pr < prn; ++pr)
