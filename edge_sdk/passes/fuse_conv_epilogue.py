@@ -31,41 +31,34 @@ def _fusable_conv(g: ir.Graph, n: ir.Node) -> bool:
     return not is_depthwise(conv_geometry(n, g, n.attrs))
 
 
-def _plain_maxpool(g: ir.Graph, p: ir.Node, op_type: str = "MaxPool",
-                   overlapping: bool = False) -> tuple[int, int, int, int] | None:
+def _maxpool_window(g: ir.Graph, p: ir.Node, op_type: str = "MaxPool",
+                    stem: bool = False) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
+    """The window (k_h, k_w, s_h, s_w) and top/left padding of a MaxPool a conv epilogue can
+    take, or None: kernel == stride without padding, or with `stem` also the overlapping 3x3
+    stride-2 window of SqueezeNet's and ResNet's stems, padded by at most 1 (the kernel reads -inf
+    past the conv output).  A ceil-mode pool qualifies where its extent is floor mode's
+    (torchvision's pools)."""
     if p.op_type != op_type or len([o for o in p.outputs if o]) != 1:
         return None
-    if p.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID") or any(p.attr("pads") or []):
+    auto_pad = p.attr("auto_pad", "NOTSET")
+    if auto_pad not in ("NOTSET", "VALID") or p.attr("storage_order", 0):
         return None
-    if p.attr("storage_order", 0) or any(d != 1 for d in (p.attr("dilations") or [])):
-        return None
-    k = list(p.attr("kernel_shape") or [])
-    s = list(p.attr("strides") or [1, 1])
-    if len(k) != 2 or (k != s and not (overlapping and k == [3, 3] and s == [2, 2])):
-        return None
-    if p.attr("ceil_mode", 0):  # the same as floor mode where no window starts past the input (torchvision's pools)
-        x, y = g.tensor(p.inputs[0]).shape, g.tensor(p.outputs[0]).shape
-        if len(x) != 4 or len(y) != 4 or any((x[2 + i] - k[i]) // s[i] + 1 != y[2 + i] for i in range(2)):
-            return None
-    return (k[0], k[1], s[0], s[1])
-
-
-def _padded_stem_pool(g: ir.Graph, p: ir.Node) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
-    """A 3x3 stride-2 MaxPool padded by at most 1 (ResNet's stem): its window and its top/left
-    padding (the kernel reads -inf past the conv output), or None."""
-    if p.op_type != "MaxPool" or len([o for o in p.outputs if o]) != 1 or p.attr("storage_order", 0):
-        return None
-    if p.attr("auto_pad", "NOTSET") != "NOTSET" or any(d != 1 for d in (p.attr("dilations") or [])):
+    if any(d != 1 for d in (p.attr("dilations") or [])):
         return None
     k, s = list(p.attr("kernel_shape") or []), list(p.attr("strides") or [1, 1])
     pads = list(p.attr("pads") or [0, 0, 0, 0])
-    if k != [3, 3] or s != [2, 2] or len(pads) != 4 or not all(0 <= v <= 1 for v in pads):
+    if len(k) != 2 or len(pads) != 4 or (auto_pad == "VALID" and any(pads)):
         return None
-    x, y = g.tensor(p.inputs[0]).shape, g.tensor(p.outputs[0]).shape
-    # floor mode's extent (a ceil-mode pool qualifies where it is the same)
-    if len(x) != 4 or len(y) != 4 or any((x[2 + i] + pads[i] + pads[2 + i] - 3) // 2 + 1 != y[2 + i] for i in range(2)):
+    plain = k == s and not any(pads)
+    stem_window = stem and k == [3, 3] and s == [2, 2] and all(0 <= v <= 1 for v in pads)
+    if not (plain or stem_window):
         return None
-    return (3, 3, 2, 2), (pads[0], pads[1])
+    if p.attr("ceil_mode", 0):
+        x, y = g.tensor(p.inputs[0]).shape, g.tensor(p.outputs[0]).shape
+        if len(x) != 4 or len(y) != 4 or any((x[2 + i] + pads[i] + pads[2 + i] - k[i]) // s[i] + 1 != y[2 + i]
+                                             for i in range(2)):
+            return None
+    return (k[0], k[1], s[0], s[1]), (pads[0], pads[1])
 
 
 def fuse_conv_epilogue(g: ir.Graph) -> ir.Graph:
@@ -89,11 +82,10 @@ def fuse_conv_epilogue(g: ir.Graph) -> ir.Graph:
                 nxt = single_consumer(g, conv.outputs[0])
         if nxt is None:
             continue
-        pool, pads = _plain_maxpool(g, nxt, overlapping=True), None
-        if pool is None and (padded := _padded_stem_pool(g, nxt)) is not None:
-            pool, pads = padded
-        if pool is not None:
-            if pads and any(pads):
+        window = _maxpool_window(g, nxt, stem=True)
+        if window is not None:
+            pool, pads = window
+            if any(pads):
                 conv.attrs["fused_pool_pads"] = pads
             y = g.tensor(conv.outputs[0]).shape
             conv.attrs["conv_out_hw"] = (int(y[2]), int(y[3]))

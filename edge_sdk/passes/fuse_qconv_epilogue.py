@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import ir
 from ..ops.quant_ops import conv_geometry_2d, conv_scratch_bytes, fused_scratch_bytes, is_channel_map, pooled_bands
-from .fuse_conv_epilogue import _plain_maxpool
+from .fuse_conv_epilogue import _maxpool_window
 from .rewrite import single_consumer
 
 
@@ -56,9 +56,9 @@ def fuse_qconv_epilogue(g: ir.Graph) -> ir.Graph:
             lut = nxt
             nxt = single_consumer(g, lut.outputs[0])
         pool = None
-        k = _plain_maxpool(g, nxt, "QMaxPool") if nxt is not None else None
-        if k is not None and min(g.tensor(nxt.outputs[0]).shape[2:]) > 0:
-            pool = (nxt, k)
+        window = _maxpool_window(g, nxt, "QMaxPool") if nxt is not None else None
+        if window is not None and min(g.tensor(nxt.outputs[0]).shape[2:]) > 0:
+            pool = (nxt, window[0])
         if lut is None and pool is None:
             continue
         rows, ph = g.tensor(pool[0].outputs[0] if pool else y).shape[2], pool[1][0] if pool else 1
