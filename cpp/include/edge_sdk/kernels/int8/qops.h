@@ -61,14 +61,20 @@ inline int8_t add_s8_one(const QAddParams& P, int32_t a, int32_t b) {
   return requantize(sa + sb, P.mult_out, P.shift_out, P.zp_out, P.act_min, P.act_max);
 }
 
-template <const QAddParams& P>
-inline void add_s8_portable(const int8_t* a, const int8_t* b, int8_t* y) {
+// The portable loop of Add and Mul: one(P, a, b) per element.
+template <typename Params, typename One>
+inline void binary_s8_portable(const Params& P, const int8_t* a, const int8_t* b, int8_t* y, One one) {
   for (int o = 0; o < P.outer; ++o) {
     for (int i = 0; i < P.inner; ++i) {
       const size_t k = static_cast<size_t>(o) * P.inner + i;
-      y[k] = add_s8_one(P, a[k], P.b_per_outer ? b[o] : b[k]);
+      y[k] = one(P, a[k], P.b_per_outer ? b[o] : b[k]);
     }
   }
+}
+
+template <const QAddParams& P>
+inline void add_s8_portable(const int8_t* a, const int8_t* b, int8_t* y) {
+  binary_s8_portable(P, a, b, y, add_s8_one);
 }
 
 // ---- Mul: (a - zp_a) * (b - zp_b) requantized with s_a * s_b / s_out (TFLite).
@@ -86,12 +92,7 @@ inline int8_t mul_s8_one(const QMulParams& P, int32_t a, int32_t b) {
 
 template <const QMulParams& P>
 inline void mul_s8_portable(const int8_t* a, const int8_t* b, int8_t* y) {
-  for (int o = 0; o < P.outer; ++o) {
-    for (int i = 0; i < P.inner; ++i) {
-      const size_t k = static_cast<size_t>(o) * P.inner + i;
-      y[k] = mul_s8_one(P, a[k], P.b_per_outer ? b[o] : b[k]);
-    }
-  }
+  binary_s8_portable(P, a, b, y, mul_s8_one);
 }
 
 // b one value per channel (squeeze-excitation scales, per-channel offsets) over long runs: each
@@ -138,49 +139,47 @@ inline void elementwise_runs(const Params& P, const int8_t* a, const int8_t* b, 
 }
 #endif
 
+// Add or Mul on this target: `vector` (qops_x86.h's loop, vector(P, a, b, b_scalar, y, n)) where
+// the target has one, else the element steps `one`; a per-channel b over long runs through
+// per-channel tables built by the same code.
+template <const auto& P, typename Vector, typename One>
+inline void binary_s8(const int8_t* a, const int8_t* b, int8_t* y, Vector vector, One one) {
+#if defined(EDGE_Q8_HAVE_QOPS_X86) || defined(EDGE_Q8_HAVE_QOPS_AVX2)
+  (void)one;
+  if constexpr (P.b_per_outer && P.inner >= kTableRun)
+    per_channel_tables(P, a, b, y, [&](const int8_t* x, int32_t bq, int8_t* t, int n) { vector(P, x, nullptr, bq, t, n); });
+  else
+    elementwise_runs(P, a, b, y, vector);
+#else
+  (void)vector;
+  if constexpr (P.b_per_outer && P.inner >= kTableRun)
+    per_channel_tables(P, a, b, y, [&](const int8_t* x, int32_t bq, int8_t* t, int n) {
+      for (int i = 0; i < n; ++i) t[i] = one(P, x[i], bq);
+    });
+  else
+    binary_s8_portable(P, a, b, y, one);
+#endif
+}
+
 template <const QAddParams& P>
 inline void add_s8(const int8_t* a, const int8_t* b, int8_t* y) {
-  if constexpr (P.b_per_outer && P.inner >= kTableRun) {
-    per_channel_tables(P, a, b, y, [](const int8_t* x, int32_t bq, int8_t* t, int n) {
 #if defined(EDGE_Q8_HAVE_QOPS_X86)
-      add_s8_x86<QAddParams>(P, x, nullptr, bq, t, n);
+  binary_s8<P>(a, b, y, add_s8_x86<QAddParams>, add_s8_one);
 #elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
-      add_s8_avx2<QAddParams>(P, x, nullptr, bq, t, n);
+  binary_s8<P>(a, b, y, add_s8_avx2<QAddParams>, add_s8_one);
 #else
-      for (int i = 0; i < n; ++i) t[i] = add_s8_one(P, x[i], bq);
-#endif
-    });
-    return;
-  }
-#if defined(EDGE_Q8_HAVE_QOPS_X86)
-  elementwise_runs(P, a, b, y, add_s8_x86<QAddParams>);
-#elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
-  elementwise_runs(P, a, b, y, add_s8_avx2<QAddParams>);
-#else
-  add_s8_portable<P>(a, b, y);
+  binary_s8<P>(a, b, y, nullptr, add_s8_one);
 #endif
 }
 
 template <const QMulParams& P>
 inline void mul_s8(const int8_t* a, const int8_t* b, int8_t* y) {
-  if constexpr (P.b_per_outer && P.inner >= kTableRun) {
-    per_channel_tables(P, a, b, y, [](const int8_t* x, int32_t bq, int8_t* t, int n) {
 #if defined(EDGE_Q8_HAVE_QOPS_X86)
-      mul_s8_x86<QMulParams>(P, x, nullptr, bq, t, n);
+  binary_s8<P>(a, b, y, mul_s8_x86<QMulParams>, mul_s8_one);
 #elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
-      mul_s8_avx2<QMulParams>(P, x, nullptr, bq, t, n);
+  binary_s8<P>(a, b, y, mul_s8_avx2<QMulParams>, mul_s8_one);
 #else
-      for (int i = 0; i < n; ++i) t[i] = mul_s8_one(P, x[i], bq);
-#endif
-    });
-    return;
-  }
-#if defined(EDGE_Q8_HAVE_QOPS_X86)
-  elementwise_runs(P, a, b, y, mul_s8_x86<QMulParams>);
-#elif defined(EDGE_Q8_HAVE_QOPS_AVX2)
-  elementwise_runs(P, a, b, y, mul_s8_avx2<QMulParams>);
-#else
-  mul_s8_portable<P>(a, b, y);
+  binary_s8<P>(a, b, y, nullptr, mul_s8_one);
 #endif
 }
 
