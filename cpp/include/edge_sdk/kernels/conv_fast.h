@@ -18,6 +18,7 @@
 // conv2d_dw_f32: depthwise convolution (groups == c_in == c_out) on a padded plane.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -549,8 +550,8 @@ inline void conv_gemm_rows(const float* EDGE_RESTRICT src, const float* EDGE_RES
     constexpr int overlap = P.pool_k_h > P.pool_s_h ? P.pool_k_h - P.pool_s_h : 0;
     auto fill_inf = [&](int j0, int j1) {
       for (int c = 0; c < P.c_out; ++c)
-        for (float* p = rows_buf + c * cs + static_cast<ptrdiff_t>(j0) * P.w_out; p < rows_buf + c * cs + static_cast<ptrdiff_t>(j1) * P.w_out; ++p)
-          *p = -INFINITY;
+        std::fill(rows_buf + c * cs + static_cast<ptrdiff_t>(j0) * P.w_out,
+                  rows_buf + c * cs + static_cast<ptrdiff_t>(j1) * P.w_out, -INFINITY);
     };
     int kept = 0;  // rows at the front of rows_buf carried from the chunk before
     for (int pr0 = r0; pr0 < r1; pr0 += P.pool_rows) {
