@@ -92,6 +92,13 @@ CASES = [
     (16, 16, 1, 5, 1, 2, 1, 9, 20, 200),  # 5x5
     (32, 16, 1, 3, 1, 0, 1, 6, 19, 128),  # no padding
     (16, 32, 1, 3, 1, 1, 1, 12, 30, 90, 0.0004),  # with the long requantization
+    # Small planes and strided layers on the output-channel-lane VNNI path (qconv_x86_cout.h): tiles
+    # that span rows, tails of channel blocks and of pixels, passes over the input quads.
+    (64, 48, 1, 3, 1, 1, 1, 7, 7, 60),    # ResNet's 7x7 stage: 3 blocks of 16 channels, 49 pixels
+    (36, 80, 1, 3, 2, 1, 1, 15, 13, 128),  # stride 2 on odd sizes, 5 blocks, a half-empty last quad
+    (20, 32, 1, 1, 2, 0, 1, 9, 10, 200),  # 1x1 stride 2 (ResNet's downsample)
+    (16, 16, 1, 5, 1, 2, 1, 5, 6, 3),     # 5x5 on a 5x6 plane
+    (256, 64, 1, 3, 1, 1, 1, 4, 5, 90),   # 64 quads: several passes, partial sums in between
     # An output scale that makes some channels' multipliers >= 0.5 (shift >= 0): the x86 epilogues'
     # long requantization form beside the short one (QConvParams::short_requant false).
     (24, 8, 1, 1, 1, 0, 1, 7, 9, 3, 0.0004),
@@ -154,6 +161,7 @@ def test_fast_int8_conv_is_bit_identical_to_the_portable_kernels(save, tmp_path,
     src = "".join(p.read_text() for p in (tmp_path / "fast").glob("*.cpp"))
     assert "/*short_requant*/ true" in src and "/*short_requant*/ false" in src
     assert "/*channel_quads*/ true" in src  # the channel-quad kernel ran too
+    assert "/*cout_lanes*/ true" in src and "/*cout_lanes*/ false" in src  # and the output-channel-lane one
     # The sweep must exercise clamping at both ends and values in between.
     allv = np.concatenate([np.asarray(a).ravel() for a in fast])
     assert allv.min() < allv.max()

@@ -201,14 +201,37 @@ def uses_quad(geo: dict) -> bool:
             and g["c_in"] >= 16 and g["c_out"] % 16 == 0)
 
 
+# qconv_x86_cout.h (output channels in the lanes) takes the layers whose output plane has at most
+# this many pixels, and the stride-2 ones; the channel-quad kernel keeps wider stride-1 planes.
+COUT_MAX_PIXELS = 196
+COUT_L1_WEIGHTS = 16384  # kCoutL1Weights in qconv_x86_cout.h
+
+
+def uses_cout_lanes(geo: dict) -> bool:
+    """Whether the geometry suits qconv_x86_cout.h (the emitter also needs short requantization)."""
+    g = geo
+    return (fast_kernels_enabled() and g["groups"] == 1 and g["dil_h"] == g["dil_w"] == 1
+            and g["stride_h"] in (1, 2) and g["stride_w"] in (1, 2) and g["k_h"] <= 7 and g["k_w"] <= 7
+            and g["c_in"] >= 16 and g["c_out"] % 16 == 0
+            and (g["h_out"] * g["w_out"] <= COUT_MAX_PIXELS or g["stride_h"] * g["stride_w"] > 1))
+
+
 def quad_scratch_bytes(geo: dict) -> int:
-    """vnni_quad_scratch_bytes<P>() in qconv_x86_quad.h (QuadGeometry<P>)."""
-    if not uses_quad(geo):
+    """vnni_quad_scratch_bytes<P>() in qconv_x86_quad.h (QuadGeometry<P>), or at least
+    vnni_cout_scratch_bytes<P>() in qconv_x86_cout.h (the emitter checks it with a static_assert)."""
+    if not (uses_quad(geo) or uses_cout_lanes(geo)):
         return 0
-    wp, hp = geo["w_out"] + geo["k_w"] - 1, geo["h_out"] + geo["k_h"] - 1
+    wp = (geo["w_out"] - 1) * geo["stride_w"] + geo["k_w"]
+    hp = (geo["h_out"] - 1) * geo["stride_h"] + geo["k_h"]
     plane = _align64((hp * wp + 16 + geo["k_w"]) * 4)
-    flat = -(-geo["h_out"] * wp // 16) * 16
-    return (geo["c_in"] + 3) // 4 * plane + 16 * flat
+    quads = (geo["c_in"] + 3) // 4
+    flat = -(-geo["h_out"] * wp // 16) * 16 if uses_quad(geo) else 0
+    # CoutPlan<P>::partial: an oc tile's sums (at most 4 blocks of 16 channels a pixel) between passes
+    # over the input quads, where a tile's weights for all of them overflow kCoutL1Weights
+    blocks = min(4, geo["c_out"] // 16)
+    passes = uses_cout_lanes(geo) and quads > max(1, COUT_L1_WEIGHTS // (blocks * 64 * geo["k_h"] * geo["k_w"]))
+    partial = geo["h_out"] * geo["w_out"] * blocks * 64 if passes else 0
+    return quads * plane + max(16 * flat, partial)
 
 
 def quad_weights(geo: dict, w: np.ndarray) -> np.ndarray:
@@ -542,9 +565,12 @@ class QConv(OpDef):
         mult, shift = quantize_multipliers(sx * sw / _conv_out_q(node, g)[0])
         # x86 VNNI: the channel-quad kernel runs the conv where it applies (a fused conv's bands too: on
         # the seed CNN 26% faster than the row-direct kernel with pooled accumulators), on its own weights
-        channel_quads = uses_quad(geo)
+        # or, on small planes and strided layers, the one with output channels in the lanes (it
+        # requantizes in the short form only; not in a fused conv's bands)
+        cout_lanes = uses_cout_lanes(geo) and short_requant(shift) and "conv_out" not in node.attrs
+        channel_quads = uses_quad(geo) or cout_lanes
         consts = [("zp_in", zx), ("zp_out", zy), ("act_min", lo), ("act_max", hi), ("short_requant", short_requant(shift)),
-                  ("channel_quads", channel_quads)]
+                  ("channel_quads", channel_quads), ("cout_lanes", cout_lanes)]
         m, s = e.array("int32_t", mult), e.array("int32_t", shift)
         x, y, wt, b = e.ref(node.inputs[0]), e.ref(node.outputs[0]), e.ref(node.inputs[1]), e.ref(node.input(2))
         simd = "" if fast_kernels_enabled() else ", false"  # EDGE_SDK_KERNELS=portable: no SIMD path
@@ -576,8 +602,13 @@ class QConv(OpDef):
                 lines = [line.replace(k, v) for line in lines]
             return "\n".join(lines)
         p = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
-        return (f"edge_sdk::q8::conv2d_s8<{p}{simd}>({x}, {wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}, {y}, "
+        call = (f"edge_sdk::q8::conv2d_s8<{p}{simd}>({x}, {wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}, {y}, "
                 f"{e.scratch('void')});")
+        if not cout_lanes:
+            return call
+        return "\n".join(["#if defined(EDGE_Q8_HAVE_VNNI_COUT)",
+                          f"static_assert(edge_sdk::q8::vnni_cout_scratch_bytes<{p}>() <= {self.scratch_bytes(node, g)}, "
+                          '"qconv_x86_cout.h scratch");', "#endif", call])
 
 
 @register

@@ -30,6 +30,9 @@ struct QConvParams {
   // The generated code laid w_quads out for qconv_x86_quad.h (quant_ops.py, quad_weights), which
   // then runs the conv (a fused conv's bands too: qconv_pool.h's direct pooled kernel stands back).
   bool channel_quads;
+  // With channel_quads: the conv runs qconv_x86_cout.h (output channels in the lanes: small planes
+  // and strided layers) instead of qconv_x86_quad.h.
+  bool cout_lanes;
 };
 
 // A 1x1 conv whose output pixels are its input pixels (a GEMM over channels).
@@ -52,6 +55,7 @@ constexpr int tap_end(int tap_off, int stride, int in_len, int out_len) {
 #include "qconv_x86.h"  // AVX-512 VNNI path (compiled only where the target has it)
 #include "qconv_x86_direct.h"  // AVX-512 VNNI direct path for narrow layers (needs VBMI too)
 #include "qconv_x86_quad.h"  // AVX-512 VNNI direct path over input-channel quads (wide stride-1 layers)
+#include "qconv_x86_cout.h"  // AVX-512 VNNI direct path, output channels in the lanes (small planes, strides)
 #include "qconv_x86_dw.h"  // AVX-512 VNNI depthwise path (needs VBMI too)
 #include "qfc_x86.h"      // AVX-512 VNNI fully connected (GEMV) path
 #include "qfc_avx2.h"     // AVX2 fully connected (GEMV) path for x86 without VNNI
@@ -286,8 +290,16 @@ inline void conv2d_s8(const int8_t* in, const int8_t* w, const int32_t* w_pairs,
     }
   }
 #endif
+#if defined(EDGE_Q8_HAVE_VNNI_COUT)
+  if constexpr (kSimd && P.channel_quads && P.cout_lanes) {
+    if (w_quads) {
+      conv2d_s8_vnni_cout<P>(in, w_quads, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
+      return;
+    }
+  }
+#endif
 #if defined(EDGE_Q8_HAVE_VNNI_QUAD)
-  if constexpr (kSimd && P.channel_quads) {
+  if constexpr (kSimd && P.channel_quads && !P.cout_lanes) {
     if (w_quads) {
       conv2d_s8_vnni_quad<P>(in, w_quads, bias_u8, mult, shift, out, static_cast<uint8_t*>(scratch));
       return;

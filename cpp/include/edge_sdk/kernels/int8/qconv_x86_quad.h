@@ -32,9 +32,9 @@ namespace q8 {
 template <const QConvParams& P>
 struct QuadGeometry {
   static constexpr int CQ = (P.c_in + 3) / 4;           // input-channel quads
-  static constexpr int Wp = P.w_out + P.k_w - 1;        // padded row, in pixels
-  static constexpr int Hp = P.h_out + P.k_h - 1;        // padded rows read
-  static constexpr int outputs = P.h_out * Wp;          // flattened outputs, junk columns included
+  static constexpr int Wp = (P.w_out - 1) * P.stride_w + P.k_w;  // padded row, in pixels
+  static constexpr int Hp = (P.h_out - 1) * P.stride_h + P.k_h;  // padded rows read
+  static constexpr int outputs = P.h_out * Wp;  // flattened outputs (stride 1), junk columns included
   static constexpr int blocks = (outputs + 15) / 16;
   // A plane, in bytes: the last block reads up to 15 + k_w pixels past Hp * Wp.
   static constexpr size_t plane = (static_cast<size_t>(Hp * Wp + 16 + P.k_w) * 4 + 63) / 64 * 64;

@@ -113,19 +113,58 @@ EDGE_Q8_INLINE RequantConst requant_const(int shift, int32_t zp_out) {
   return {(int64_t{1} << 30) + (int64_t{1} << (30 + r)) + static_cast<int64_t>(zp_out) * (int64_t{1} << (31 + r)), 31 + r};
 }
 
+// The short form's core: even and odd 32-bit lanes of acc times the low halves of m_e and m_o,
+// rounded with constants k and shift counts per 64-bit lane (one channel's or one per lane).
+EDGE_Q8_INLINE __m512i scale_short_core(__m512i acc, __m512i m_e, __m512i m_o, __m512i k_e, __m512i k_o,
+                                        __m512i count_e, __m512i count_o) {
+  const __m512i d = _mm512_set1_epi64(int64_t{1} << 31), thr = _mm512_set1_epi64(-(int64_t{1} << 30));
+  const __m512i ab_e = _mm512_mul_epi32(acc, m_e);
+  const __m512i ab_o = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m_o);
+  const __m512i t_e = _mm512_add_epi64(ab_e, k_e), t_o = _mm512_add_epi64(ab_o, k_o);
+  const __m512i q_e = _mm512_srav_epi64(_mm512_mask_sub_epi64(t_e, _mm512_cmplt_epi64_mask(ab_e, thr), t_e, d), count_e);
+  const __m512i q_o = _mm512_srav_epi64(_mm512_mask_sub_epi64(t_o, _mm512_cmplt_epi64_mask(ab_o, thr), t_o, d), count_o);
+  const __m512i even_odd = _mm512_set_epi32(30, 14, 28, 12, 26, 10, 24, 8, 22, 6, 20, 4, 18, 2, 16, 0);
+  return _mm512_permutex2var_epi32(q_e, even_odd, q_o);
+}
+
 // multiply_by_quantized_multiplier() + zp of 16 lanes in the short form (c.count != 0; c =
 // requant_const(shift, zp)): int32 lanes.
 EDGE_Q8_INLINE __m512i scale_short_x16(__m512i acc, int32_t multiplier, const RequantConst& c) {
   const __m512i m = _mm512_set1_epi32(multiplier);  // vpmuldq reads the low half of each 64-bit lane
-  const __m512i k = _mm512_set1_epi64(c.k), d = _mm512_set1_epi64(int64_t{1} << 31);
-  const __m512i count = _mm512_set1_epi64(c.count), thr = _mm512_set1_epi64(-(int64_t{1} << 30));
-  const __m512i ab_e = _mm512_mul_epi32(acc, m);
-  const __m512i ab_o = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m);
-  const __m512i t_e = _mm512_add_epi64(ab_e, k), t_o = _mm512_add_epi64(ab_o, k);
-  const __m512i q_e = _mm512_srav_epi64(_mm512_mask_sub_epi64(t_e, _mm512_cmplt_epi64_mask(ab_e, thr), t_e, d), count);
-  const __m512i q_o = _mm512_srav_epi64(_mm512_mask_sub_epi64(t_o, _mm512_cmplt_epi64_mask(ab_o, thr), t_o, d), count);
-  const __m512i even_odd = _mm512_set_epi32(30, 14, 28, 12, 26, 10, 24, 8, 22, 6, 20, 4, 18, 2, 16, 0);
-  return _mm512_permutex2var_epi32(q_e, even_odd, q_o);
+  const __m512i k = _mm512_set1_epi64(c.k), count = _mm512_set1_epi64(c.count);
+  return scale_short_core(acc, m, m, k, k, count, count);
+}
+
+// A fused activation's range [lo, hi] on int8 lanes (nothing for the full range).
+template <int lo, int hi>
+EDGE_Q8_INLINE __m128i clamp_s8(__m128i b) {
+  if constexpr (lo > -128) b = _mm_max_epi8(b, _mm_set1_epi8(static_cast<char>(lo)));
+  if constexpr (hi < 127) b = _mm_min_epi8(b, _mm_set1_epi8(static_cast<char>(hi)));
+  return b;
+}
+
+// The short form's constants for 16 lanes that are 16 channels (output channels in the lanes,
+// qconv_x86_cout.h), each with its own multiplier and shift in [-23, -1].
+struct LaneRequant {
+  __m512i m_e, m_o, k_e, k_o, count_e, count_o;
+};
+
+inline LaneRequant lane_requant(const int32_t* mult, const int32_t* shift, int32_t zp_out) {
+  alignas(64) int64_t k[2][8], count[2][8];
+  for (int l = 0; l < 16; ++l) {
+    const RequantConst c = requant_const(shift[l], zp_out);
+    k[l & 1][l >> 1] = c.k;
+    count[l & 1][l >> 1] = c.count;
+  }
+  const __m512i m = _mm512_loadu_si512(mult);
+  return {m, _mm512_srli_epi64(m, 32), _mm512_load_si512(k[0]), _mm512_load_si512(k[1]),
+          _mm512_load_si512(count[0]), _mm512_load_si512(count[1])};
+}
+
+// requantize() of 16 channels' accumulators as int8, clamped to [lo, hi] (within [-128, 127]).
+template <int lo, int hi>
+EDGE_Q8_INLINE __m128i requantize_s8_x16_lanes(__m512i acc, const LaneRequant& c) {
+  return clamp_s8<lo, hi>(_mm512_cvtsepi32_epi8(scale_short_core(acc, c.m_e, c.m_o, c.k_e, c.k_o, c.count_e, c.count_o)));
 }
 
 // requantize() of 16 lanes as int8, clamped to [lo, hi] (the fused activation; within [-128, 127]);
@@ -138,10 +177,7 @@ EDGE_Q8_INLINE __m128i requantize_s8_x16(__m512i acc, int32_t multiplier, int sh
   if constexpr (!all_short) {
     if (c.count == 0) return _mm512_cvtepi32_epi8(requantize_x16(acc, multiplier, shift, zp_out, lo, hi));
   }
-  __m128i b = _mm512_cvtsepi32_epi8(scale_short_x16(acc, multiplier, c));  // saturates to [-128, 127]
-  if constexpr (lo > -128) b = _mm_max_epi8(b, _mm_set1_epi8(static_cast<char>(lo)));
-  if constexpr (hi < 127) b = _mm_min_epi8(b, _mm_set1_epi8(static_cast<char>(hi)));
-  return b;
+  return clamp_s8<lo, hi>(_mm512_cvtsepi32_epi8(scale_short_x16(acc, multiplier, c)));  // saturates to [-128, 127]
 }
 
 // Stores the low bytes of 16 int32 lanes (already clamped to int8) where k is set: the narrowing

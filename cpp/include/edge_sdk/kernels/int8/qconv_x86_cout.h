@@ -1,0 +1,206 @@
+// Direct AVX-512 VNNI int8 convolution with output channels in the lanes, for small planes and
+// strided layers (ResNet's 7x7 and 14x14 stages, its stride-2 convs), bit-exact with
+// conv2d_s8_reference (qconv.h).
+//
+// The pixel-lane kernels fill a vector with 16 output pixels of one channel: a 7x7 plane leaves
+// a quarter of the lanes idle (49 of 64, plus the padded columns), and a stride-2 conv cannot
+// read 16 neighbouring pixels as one load.  Here a vector holds 16 output channels of one pixel:
+// vpdpbusd multiplies the pixel's 4 input channels (one dword of a quad plane, broadcast) by the
+// 16 x 4 weights of that tap (one 64-byte vector of quad_weights, the layout the channel-quad
+// kernel reads), so any plane size and any stride keeps every lane busy.  A tile holds J x I
+// accumulators, J blocks of 16 channels by I output pixels (consecutive in the flattened plane,
+// so a tile may span rows); each step loads J weight vectors and broadcasts I dwords for J * I
+// multiply-adds.  The input is packed by quad_pack (qconv_x86_quad.h), padded for the stride.
+// Requantization is per lane (requantize_s8_x16_lanes: short shifts only, the compiler sets
+// QConvParams::cout_lanes where QConvParams::short_requant holds).
+#pragma once
+
+#include <string.h>
+
+#include "qconv_x86_quad.h"
+
+#if defined(EDGE_Q8_HAVE_VNNI_QUAD)
+#define EDGE_Q8_HAVE_VNNI_COUT 1
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 AVX-512 headers (see requant_x86.h)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace edge_sdk {
+namespace q8 {
+
+// Half-cycles of one (quad, tap) step of a J x I tile: two vpdpbusd and two loads a cycle, and at
+// least 5 cycles (vpdpbusd's latency) for each accumulator's chain.
+constexpr int cout_step_cost(int j, int i) {
+  const int busy = j * i > j + i ? j * i : j + i;
+  return busy > 10 ? busy : 10;
+}
+
+// A layer's cost with J x I tiles and the tails (blocks % J, pixels % I).
+constexpr int cout_layer_cost(int blocks, int pixels, int j, int i) {
+  const int nj = blocks / j, jt = blocks % j, ni = pixels / i, it = pixels % i;
+  return nj * ni * cout_step_cost(j, i) + (it ? nj * cout_step_cost(j, it) : 0) +
+         (jt ? ni * cout_step_cost(jt, i) : 0) + (jt && it ? cout_step_cost(jt, it) : 0);
+}
+
+struct CoutTile {
+  int j, i;
+};
+
+// The cheapest tile whose accumulators, weights and a broadcast fit 31 registers, with at most 9
+// pixels (their offsets stay in general registers).
+constexpr CoutTile cout_tile(int blocks, int pixels) {
+  CoutTile best{1, 1};
+  int best_cost = cout_layer_cost(blocks, pixels, 1, 1);
+  for (int j = 1; j <= 4 && j <= blocks; ++j)
+    for (int i = 1; i <= 9 && i <= pixels; ++i) {
+      const int cost = cout_layer_cost(blocks, pixels, j, i);
+      if (j * i + j + 1 <= 31 && cost < best_cost) best = {j, i}, best_cost = cost;
+    }
+  return best;
+}
+
+// Input quads a pass: an oc tile's weights for one pass stay within kCoutL1Weights bytes, so each
+// pixel tile after the first reads them from L1; the accumulators go to scratch between passes.
+constexpr int kCoutL1Weights = 16384;
+
+template <const QConvParams& P>
+struct CoutPlan {
+  static constexpr int blocks = P.c_out / 16;
+  static constexpr int pixels = P.h_out * P.w_out;
+  static constexpr CoutTile tile = cout_tile(blocks, pixels);
+  static constexpr int per_quad = tile.j * 16 * P.k_h * P.k_w * 4;  // weight bytes
+  static constexpr int fit = kCoutL1Weights / per_quad > 0 ? kCoutL1Weights / per_quad : 1;
+  static constexpr int CQ = QuadGeometry<P>::CQ;
+  static constexpr bool passes = fit < CQ;
+  // as many quads in each pass as the fewest passes allow (16 quads in 7, 7, 2 would end on a short one)
+  static constexpr int pass_quads = passes ? (CQ + (CQ + fit - 1) / fit - 1) / ((CQ + fit - 1) / fit) : CQ;
+  // partial sums of one oc tile between passes: [pixel][j][16] int32
+  static constexpr size_t partial = passes ? static_cast<size_t>(pixels) * tile.j * 64 : 0;
+};
+
+template <const QConvParams& P>
+constexpr size_t vnni_cout_scratch_bytes() {
+  return QuadGeometry<P>::CQ * QuadGeometry<P>::plane + CoutPlan<P>::partial;
+}
+
+// Four pixels' 16 channel bytes (a, b, c, d) as 16 dwords, dword k = channel k's bytes of a, b, c, d:
+// a dword transpose across the 128-bit lanes, then a 4x4 byte transpose within each.
+EDGE_Q8_INLINE __m512i cout_transpose_4x16(__m128i a, __m128i b, __m128i c, __m128i d) {
+  const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(b, a)), _mm256_set_m128i(d, c), 1);
+  // lane m takes dword m of each pixel: [a_m, b_m, c_m, d_m]
+  const __m512i by_quad = _mm512_permutexvar_epi32(
+      _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), v);
+  const __m512i bytes = _mm512_set4_epi32(0x0F0B0703, 0x0E0A0602, 0x0D090501, 0x0C080400);
+  return _mm512_shuffle_epi8(by_quad, bytes);
+}
+
+// J blocks of 16 channels from block ob, pixels p0 .. p0 + I - 1 (flattened output plane), input
+// quads [q0, q1): from the bias (q0 == 0) or the partial sums, to the output (q1 == CQ) or them.
+template <const QConvParams& P, int J, int I>
+EDGE_Q8_INLINE void cout_tile_run(const uint8_t* planes, const int32_t* wq, const int32_t* bias_u8,
+                                  const LaneRequant* rq, int ob, int p0, int q0, int q1, int32_t* partial,
+                                  int8_t* out_b) {
+  using G = QuadGeometry<P>;
+  constexpr int KK = P.k_h * P.k_w;
+  constexpr size_t block_w = static_cast<size_t>(G::CQ) * KK * 16;  // int32 per 16-channel block
+  constexpr int plane_out = P.h_out * P.w_out;
+  size_t off[I];  // each pixel's top-left tap, in bytes of a quad plane
+  for (int i = 0; i < I; ++i) {
+    const int oh = (p0 + i) / P.w_out, ow = (p0 + i) % P.w_out;
+    off[i] = (static_cast<size_t>(oh) * P.stride_h * G::Wp + static_cast<size_t>(ow) * P.stride_w) * 4;
+  }
+  int32_t* part = partial + static_cast<size_t>(p0) * J * 16;  // this tile's [i][j][16]
+  __m512i acc[J][I];
+  for (int j = 0; j < J; ++j) {
+    const __m512i b = _mm512_loadu_si512(bias_u8 + 16 * (ob + j));
+    for (int i = 0; i < I; ++i) acc[j][i] = q0 == 0 ? b : _mm512_loadu_si512(part + (i * J + j) * 16);
+  }
+  const int32_t* w0 = wq + static_cast<size_t>(ob) * block_w;
+  for (int q = q0; q < q1; ++q) {
+    const uint8_t* pl = planes + static_cast<size_t>(q) * G::plane;
+    const int32_t* wk = w0 + static_cast<size_t>(q) * KK * 16;
+    for (int kh = 0; kh < P.k_h; ++kh)
+      for (int kw = 0; kw < P.k_w; ++kw) {
+        const int tap = (kh * G::Wp + kw) * 4;
+        __m512i w[J];
+        for (int j = 0; j < J; ++j) w[j] = _mm512_loadu_si512(wk + j * block_w + (kh * P.k_w + kw) * 16);
+        for (int i = 0; i < I; ++i) {
+          int32_t v;
+          memcpy(&v, pl + off[i] + tap, 4);
+          const __m512i x = _mm512_set1_epi32(v);
+          for (int j = 0; j < J; ++j) acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], x, w[j]);
+        }
+      }
+  }
+  if (q1 < G::CQ) {
+    for (int j = 0; j < J; ++j)
+      for (int i = 0; i < I; ++i) _mm512_storeu_si512(part + (i * J + j) * 16, acc[j][i]);
+    return;
+  }
+  // Each pixel's 16 channels come out as 16 bytes; NCHW wants each channel's I pixels together:
+  // four pixels at a time as one dword per channel (cout_transpose_4x16), the rest byte by byte.
+  const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32(plane_out));
+  for (int j = 0; j < J; ++j) {
+    __m128i px[I];
+    for (int i = 0; i < I; ++i) px[i] = requantize_s8_x16_lanes<P.act_min, P.act_max>(acc[j][i], rq[ob + j]);
+    int8_t* o = out_b + static_cast<size_t>(16 * (ob + j)) * plane_out + p0;
+    for (int i = 0; i + 4 <= I; i += 4)
+      _mm512_i32scatter_epi32(o + i, rows, cout_transpose_4x16(px[i], px[i + 1], px[i + 2], px[i + 3]), 1);
+    for (int i = I / 4 * 4; i < I; ++i) {
+      alignas(16) int8_t b[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(b), px[i]);
+      for (int c = 0; c < 16; ++c) o[static_cast<size_t>(c) * plane_out + i] = b[c];
+    }
+  }
+}
+
+// Blocks [ob, ob + J): pass by pass, pixel tiles of I (then the tail).
+template <const QConvParams& P, int J, int I>
+inline void cout_blocks(const uint8_t* planes, const int32_t* wq, const int32_t* bias_u8, const LaneRequant* rq,
+                        int ob, int32_t* partial, int8_t* out_b) {
+  using Plan = CoutPlan<P>;
+  constexpr int CQ = QuadGeometry<P>::CQ;
+  for (int q0 = 0; q0 < CQ; q0 += Plan::pass_quads) {
+    const int q1 = q0 + Plan::pass_quads < CQ ? q0 + Plan::pass_quads : CQ;
+    int p0 = 0;
+    for (; p0 + I <= Plan::pixels; p0 += I)
+      cout_tile_run<P, J, I>(planes, wq, bias_u8, rq, ob, p0, q0, q1, partial, out_b);
+    if constexpr (Plan::pixels % I != 0)
+      cout_tile_run<P, J, Plan::pixels % I>(planes, wq, bias_u8, rq, ob, p0, q0, q1, partial, out_b);
+  }
+}
+
+// wq: quad_weights (quant_ops.py); scratch: vnni_cout_scratch_bytes<P>().
+template <const QConvParams& P>
+inline void conv2d_s8_vnni_cout(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDGE_Q8_RESTRICT wq,
+                                const int32_t* EDGE_Q8_RESTRICT bias_u8, const int32_t* mult, const int32_t* shift,
+                                int8_t* EDGE_Q8_RESTRICT out, uint8_t* EDGE_Q8_RESTRICT scratch) {
+  static_assert(P.short_requant && P.c_out % 16 == 0 && P.groups == 1 && P.dil_h == 1 && P.dil_w == 1,
+                "qconv_x86_cout.h: the compiler sets cout_lanes only where these hold");
+  using Plan = CoutPlan<P>;
+  constexpr CoutTile T = Plan::tile;
+  int32_t* partial = reinterpret_cast<int32_t*>(scratch + QuadGeometry<P>::CQ * QuadGeometry<P>::plane);
+  LaneRequant rq[Plan::blocks];
+  for (int ob = 0; ob < Plan::blocks; ++ob) rq[ob] = lane_requant(mult + 16 * ob, shift + 16 * ob, P.zp_out);
+  for (int b = 0; b < P.n; ++b) {
+    quad_pack<P>(in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in, scratch);
+    int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * P.h_out * P.w_out;
+    int ob = 0;
+    for (; ob + T.j <= Plan::blocks; ob += T.j)
+      cout_blocks<P, T.j, T.i>(scratch, wq, bias_u8, rq, ob, partial, out_b);
+    if constexpr (Plan::blocks % T.j != 0)
+      cout_blocks<P, Plan::blocks % T.j, T.i>(scratch, wq, bias_u8, rq, ob, partial, out_b);
+  }
+}
+
+}  // namespace q8
+}  // namespace edge_sdk
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
