@@ -99,6 +99,10 @@ CASES = [
     (20, 32, 1, 1, 2, 0, 1, 9, 10, 200),  # 1x1 stride 2 (ResNet's downsample)
     (16, 16, 1, 5, 1, 2, 1, 5, 6, 3),     # 5x5 on a 5x6 plane
     (256, 64, 1, 3, 1, 1, 1, 4, 5, 90),   # 64 quads: several passes, partial sums in between
+    # ... and its tap-quad layout for few input channels: 4 columns of one channel a dword.
+    (3, 32, 1, 7, 2, 3, 1, 30, 27, 0),    # ResNet's 7x7 stride-2 stem on RGB
+    (1, 16, 1, 3, 1, 1, 1, 12, 21, 128),  # grayscale 3x3
+    (3, 16, 1, 3, 2, 1, 1, 20, 21, 50),   # an RGB 3x3 stem: channel quads, 3 of 4 bytes real
     # An output scale that makes some channels' multipliers >= 0.5 (shift >= 0): the x86 epilogues'
     # long requantization form beside the short one (QConvParams::short_requant false).
     (24, 8, 1, 1, 1, 0, 1, 7, 9, 3, 0.0004),

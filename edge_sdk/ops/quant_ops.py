@@ -207,13 +207,31 @@ COUT_MAX_PIXELS = 196
 COUT_L1_WEIGHTS = 16384  # kCoutL1Weights in qconv_x86_cout.h
 
 
+def cout_taps(geo: dict) -> bool:
+    """CoutLayout<P>::taps in qconv_x86_cout.h: the packed input's dwords are 4 neighbouring columns
+    of one channel (tap quads) rather than 4 channels of one pixel, where that leaves fewer idle bytes."""
+    return geo["k_w"] * ((geo["c_in"] + 3) // 4) > geo["c_in"] * ((geo["k_w"] + 3) // 4)
+
+
+def _cout_busy(geo: dict) -> float:
+    """The fraction of each vpdpbusd's bytes that are real taps in qconv_x86_cout.h."""
+    if cout_taps(geo):
+        return geo["k_w"] / (4 * ((geo["k_w"] + 3) // 4))
+    return geo["c_in"] / (4 * ((geo["c_in"] + 3) // 4))
+
+
 def uses_cout_lanes(geo: dict) -> bool:
-    """Whether the geometry suits qconv_x86_cout.h (the emitter also needs short requantization)."""
+    """Whether the geometry suits qconv_x86_cout.h (the emitter also needs short requantization):
+    small planes and strided layers of 16+ input channels, and layers with a few input channels
+    and a wide kernel (a 7x7 stem on RGB) in tap quads, where at least 3 of each 4 bytes are taps."""
     g = geo
-    return (fast_kernels_enabled() and g["groups"] == 1 and g["dil_h"] == g["dil_w"] == 1
+    if not (fast_kernels_enabled() and g["groups"] == 1 and g["dil_h"] == g["dil_w"] == 1
             and g["stride_h"] in (1, 2) and g["stride_w"] in (1, 2) and g["k_h"] <= 7 and g["k_w"] <= 7
-            and g["c_in"] >= 16 and g["c_out"] % 16 == 0
-            and (g["h_out"] * g["w_out"] <= COUT_MAX_PIXELS or g["stride_h"] * g["stride_w"] > 1))
+            and g["c_out"] % 16 == 0):
+        return False
+    if g["c_in"] < 16:  # tap quads only: channel quads of 3 real bytes lost to the other kernels
+        return cout_taps(g) and _cout_busy(g) >= 0.75
+    return g["h_out"] * g["w_out"] <= COUT_MAX_PIXELS or g["stride_h"] * g["stride_w"] > 1
 
 
 def quad_scratch_bytes(geo: dict) -> int:
@@ -224,12 +242,15 @@ def quad_scratch_bytes(geo: dict) -> int:
     wp = (geo["w_out"] - 1) * geo["stride_w"] + geo["k_w"]
     hp = (geo["h_out"] - 1) * geo["stride_h"] + geo["k_h"]
     plane = _align64((hp * wp + 16 + geo["k_w"]) * 4)
-    quads = (geo["c_in"] + 3) // 4
+    quads, cols = (geo["c_in"] + 3) // 4, geo["k_w"]
     flat = -(-geo["h_out"] * wp // 16) * 16 if uses_quad(geo) else 0
+    if uses_cout_lanes(geo) and cout_taps(geo):  # CoutLayout<P>: one plane of padded rows a channel
+        quads, cols = geo["c_in"], (geo["k_w"] + 3) // 4
+        plane = _align64(hp * ((geo["w_out"] - 1) * geo["stride_w"] + 4 * cols))
     # CoutPlan<P>::partial: an oc tile's sums (at most 4 blocks of 16 channels a pixel) between passes
     # over the input quads, where a tile's weights for all of them overflow kCoutL1Weights
     blocks = min(4, geo["c_out"] // 16)
-    passes = uses_cout_lanes(geo) and quads > max(1, COUT_L1_WEIGHTS // (blocks * 64 * geo["k_h"] * geo["k_w"]))
+    passes = uses_cout_lanes(geo) and quads > max(1, COUT_L1_WEIGHTS // (blocks * 64 * geo["k_h"] * cols))
     partial = geo["h_out"] * geo["w_out"] * blocks * 64 if passes else 0
     return quads * plane + max(16 * flat, partial)
 
@@ -243,6 +264,17 @@ def quad_weights(geo: dict, w: np.ndarray) -> np.ndarray:
     padded[:, :ci] = w
     # [oc/16][16][cq][4][kh][kw] -> [oc/16][cq][kh][kw][16][4]
     t = padded.reshape(co // 16, 16, cq, 4, kh, kw).transpose(0, 2, 4, 5, 1, 3)
+    return np.ascontiguousarray(t).view("<i4").reshape(-1)
+
+
+def tap_quad_weights(geo: dict, w: np.ndarray) -> np.ndarray:
+    """OIHW int8 weights as qconv_x86_cout.h reads them in its tap-quad layout (cout_taps):
+    [oc / 16][ic][kh][r][16 channels] int32, the bytes of kernel columns 4r..4r+3 (0 past k_w)."""
+    co, ci, kh, kw = w.shape
+    r = (kw + 3) // 4
+    padded = np.zeros((co, ci, kh, 4 * r), np.int8)
+    padded[..., :kw] = w
+    t = padded.reshape(co // 16, 16, ci, kh, r, 4).transpose(0, 2, 3, 4, 1, 5)
     return np.ascontiguousarray(t).view("<i4").reshape(-1)
 
 
@@ -591,7 +623,8 @@ class QConv(OpDef):
         # the x86 AVX2, VNNI direct and VNNI depthwise kernels' weights (an unused array is dropped by the C++ compiler)
         pairs = avx2_weight_pairs(geo, w) if fast_kernels_enabled() else None
         wp = "nullptr" if pairs is None else e.array("int32_t", pairs)
-        quads = (quad_weights(geo, w.astype(np.int8)) if channel_quads else
+        quads = (tap_quad_weights(geo, w.astype(np.int8)) if cout_lanes and cout_taps(geo) else
+                 quad_weights(geo, w.astype(np.int8)) if channel_quads else
                  direct_weight_quads(geo, w.astype(np.int8)) if fast_kernels_enabled() else None)
         wd = "nullptr" if quads is None else e.array("int32_t", quads)
         if "conv_out" in node.attrs:

@@ -38,26 +38,33 @@ constexpr int cout_step_cost(int j, int i) {
   return busy > 10 ? busy : 10;
 }
 
-// A layer's cost with J x I tiles and the tails (blocks % J, pixels % I).
-constexpr int cout_layer_cost(int blocks, int pixels, int j, int i) {
-  const int nj = blocks / j, jt = blocks % j, ni = pixels / i, it = pixels % i;
-  return nj * ni * cout_step_cost(j, i) + (it ? nj * cout_step_cost(j, it) : 0) +
-         (jt ? ni * cout_step_cost(jt, i) : 0) + (jt && it ? cout_step_cost(jt, it) : 0);
+// Half-cycles of a J x I tile's epilogue: about 15 vector uops a requantized vector (two vector
+// ports), a 16-dword scatter for each 4 pixels, 16 byte moves for each pixel left over.
+constexpr int cout_epilogue_cost(int j, int i) { return j * (15 * i + 20 * (i / 4) + 32 * (i % 4)); }
+
+constexpr int cout_tile_cost(int steps, int j, int i) { return steps * cout_step_cost(j, i) + cout_epilogue_cost(j, i); }
+
+// A layer's cost with J x I tiles and the tails (blocks % J, pixels % I); steps: per tile.
+constexpr long cout_layer_cost(int blocks, int pixels, int steps, int j, int i) {
+  const long nj = blocks / j, jt = blocks % j, ni = pixels / i, it = pixels % i;
+  return nj * ni * cout_tile_cost(steps, j, i) + (it ? nj * cout_tile_cost(steps, j, it) : 0) +
+         (jt ? ni * cout_tile_cost(steps, jt, i) : 0) + (jt && it ? cout_tile_cost(steps, jt, it) : 0);
 }
 
 struct CoutTile {
   int j, i;
 };
 
-// The cheapest tile whose accumulators, weights and a broadcast fit 31 registers, with at most 9
-// pixels (their offsets stay in general registers).
-constexpr CoutTile cout_tile(int blocks, int pixels) {
+// The cheapest tile of at most 24 accumulators (with the weights and a broadcast, 29 of the 32
+// registers; 27 accumulators spilled on ResNet's 7x7 layers) and 8 pixels (their offsets stay
+// in general registers).
+constexpr CoutTile cout_tile(int blocks, int pixels, int steps) {
   CoutTile best{1, 1};
-  int best_cost = cout_layer_cost(blocks, pixels, 1, 1);
+  long best_cost = cout_layer_cost(blocks, pixels, steps, 1, 1);
   for (int j = 1; j <= 4 && j <= blocks; ++j)
-    for (int i = 1; i <= 9 && i <= pixels; ++i) {
-      const int cost = cout_layer_cost(blocks, pixels, j, i);
-      if (j * i + j + 1 <= 31 && cost < best_cost) best = {j, i}, best_cost = cost;
+    for (int i = 1; i <= 8 && i <= pixels; ++i) {
+      const long cost = cout_layer_cost(blocks, pixels, steps, j, i);
+      if (j * i <= 24 && cost < best_cost) best = {j, i}, best_cost = cost;
     }
   return best;
 }
@@ -66,14 +73,50 @@ constexpr CoutTile cout_tile(int blocks, int pixels) {
 // pixel tile after the first reads them from L1; the accumulators go to scratch between passes.
 constexpr int kCoutL1Weights = 16384;
 
+// What a dword of the packed input holds.  Channel quads (quad_pack): input channels 4q..4q+3 of
+// one padded pixel, steps (q, kh, kw).  Tap quads (tap_pack, for layers with few input channels,
+// such as a 7x7 stem on RGB): 4 neighbouring columns of one channel's padded row, steps (c, kh, r)
+// for kernel columns 4r..4r+3.  Tap quads where they leave fewer idle bytes: k_w / 4R > c_in / 4CQ.
+template <const QConvParams& P>
+struct CoutLayout {
+  static constexpr int R = (P.k_w + 3) / 4;
+  static constexpr bool taps = P.k_w * QuadGeometry<P>::CQ > P.c_in * R;
+  static constexpr int quads = taps ? P.c_in : QuadGeometry<P>::CQ;  // the outer step
+  static constexpr int cols = taps ? R : P.k_w;                    // steps along a kernel row
+  static constexpr int pixel = taps ? 1 : 4;                       // bytes between padded pixels
+  static constexpr int row = taps ? (P.w_out - 1) * P.stride_w + 4 * R : QuadGeometry<P>::Wp * 4;  // bytes
+  static constexpr size_t plane = taps ? (static_cast<size_t>(QuadGeometry<P>::Hp) * row + 63) / 64 * 64
+                                       : QuadGeometry<P>::plane;
+};
+
+// One channel's padded rows as bytes u = x + 128 (padding zp_in + 128, real 0), each row long
+// enough for the last pixel's last tap quad; channel c at planes + c * CoutLayout<P>::plane.
+template <const QConvParams& P>
+inline void tap_pack(const int8_t* in_b, uint8_t* planes) {
+  using L = CoutLayout<P>;
+  constexpr int Hp = QuadGeometry<P>::Hp;
+  constexpr int cols = P.w_in < L::row - P.pad_left ? P.w_in : L::row - P.pad_left;
+  memset(planes, static_cast<uint8_t>(P.zp_in + 128), P.c_in * L::plane);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int c = 0; c < P.c_in; ++c)
+    for (int ih = 0; ih < P.h_in && ih + P.pad_top < Hp; ++ih) {
+      const int8_t* src = in_b + (static_cast<size_t>(c) * P.h_in + ih) * P.w_in;
+      uint8_t* dst = planes + c * L::plane + static_cast<size_t>(ih + P.pad_top) * L::row + P.pad_left;
+      for (int x = 0; x < cols; x += 64) {
+        const __mmask64 k = cols - x >= 64 ? ~__mmask64{0} : (__mmask64{1} << (cols - x)) - 1;
+        _mm512_mask_storeu_epi8(dst + x, k, _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, src + x), flip));
+      }
+    }
+}
+
 template <const QConvParams& P>
 struct CoutPlan {
   static constexpr int blocks = P.c_out / 16;
   static constexpr int pixels = P.h_out * P.w_out;
-  static constexpr CoutTile tile = cout_tile(blocks, pixels);
-  static constexpr int per_quad = tile.j * 16 * P.k_h * P.k_w * 4;  // weight bytes
+  static constexpr CoutTile tile = cout_tile(blocks, pixels, CoutLayout<P>::quads * P.k_h * CoutLayout<P>::cols);
+  static constexpr int per_quad = tile.j * 16 * P.k_h * CoutLayout<P>::cols * 4;  // weight bytes
   static constexpr int fit = kCoutL1Weights / per_quad > 0 ? kCoutL1Weights / per_quad : 1;
-  static constexpr int CQ = QuadGeometry<P>::CQ;
+  static constexpr int CQ = CoutLayout<P>::quads;
   static constexpr bool passes = fit < CQ;
   // as many quads in each pass as the fewest passes allow (16 quads in 7, 7, 2 would end on a short one)
   static constexpr int pass_quads = passes ? (CQ + (CQ + fit - 1) / fit - 1) / ((CQ + fit - 1) / fit) : CQ;
@@ -83,7 +126,7 @@ struct CoutPlan {
 
 template <const QConvParams& P>
 constexpr size_t vnni_cout_scratch_bytes() {
-  return QuadGeometry<P>::CQ * QuadGeometry<P>::plane + CoutPlan<P>::partial;
+  return CoutLayout<P>::quads * CoutLayout<P>::plane + CoutPlan<P>::partial;
 }
 
 // Four pixels' 16 channel bytes (a, b, c, d) as 16 dwords, dword k = channel k's bytes of a, b, c, d:
@@ -103,14 +146,14 @@ template <const QConvParams& P, int J, int I>
 EDGE_Q8_INLINE void cout_tile_run(const uint8_t* planes, const int32_t* wq, const int32_t* bias_u8,
                                   const LaneRequant* rq, int ob, int p0, int q0, int q1, int32_t* partial,
                                   int8_t* out_b) {
-  using G = QuadGeometry<P>;
-  constexpr int KK = P.k_h * P.k_w;
-  constexpr size_t block_w = static_cast<size_t>(G::CQ) * KK * 16;  // int32 per 16-channel block
+  using L = CoutLayout<P>;
+  constexpr int steps = P.k_h * L::cols;  // a quad's steps
+  constexpr size_t block_w = static_cast<size_t>(L::quads) * steps * 16;  // int32 per 16-channel block
   constexpr int plane_out = P.h_out * P.w_out;
-  size_t off[I];  // each pixel's top-left tap, in bytes of a quad plane
+  size_t off[I];  // each pixel's top-left tap, in bytes of a packed plane
   for (int i = 0; i < I; ++i) {
     const int oh = (p0 + i) / P.w_out, ow = (p0 + i) % P.w_out;
-    off[i] = (static_cast<size_t>(oh) * P.stride_h * G::Wp + static_cast<size_t>(ow) * P.stride_w) * 4;
+    off[i] = static_cast<size_t>(oh) * P.stride_h * L::row + static_cast<size_t>(ow) * P.stride_w * L::pixel;
   }
   int32_t* part = partial + static_cast<size_t>(p0) * J * 16;  // this tile's [i][j][16]
   __m512i acc[J][I];
@@ -120,13 +163,13 @@ EDGE_Q8_INLINE void cout_tile_run(const uint8_t* planes, const int32_t* wq, cons
   }
   const int32_t* w0 = wq + static_cast<size_t>(ob) * block_w;
   for (int q = q0; q < q1; ++q) {
-    const uint8_t* pl = planes + static_cast<size_t>(q) * G::plane;
-    const int32_t* wk = w0 + static_cast<size_t>(q) * KK * 16;
+    const uint8_t* pl = planes + static_cast<size_t>(q) * L::plane;
+    const int32_t* wk = w0 + static_cast<size_t>(q) * steps * 16;
     for (int kh = 0; kh < P.k_h; ++kh)
-      for (int kw = 0; kw < P.k_w; ++kw) {
-        const int tap = (kh * G::Wp + kw) * 4;
+      for (int kc = 0; kc < L::cols; ++kc) {
+        const int tap = kh * L::row + kc * 4;
         __m512i w[J];
-        for (int j = 0; j < J; ++j) w[j] = _mm512_loadu_si512(wk + j * block_w + (kh * P.k_w + kw) * 16);
+        for (int j = 0; j < J; ++j) w[j] = _mm512_loadu_si512(wk + j * block_w + (kh * L::cols + kc) * 16);
         for (int i = 0; i < I; ++i) {
           int32_t v;
           memcpy(&v, pl + off[i] + tap, 4);
@@ -135,7 +178,7 @@ EDGE_Q8_INLINE void cout_tile_run(const uint8_t* planes, const int32_t* wq, cons
         }
       }
   }
-  if (q1 < G::CQ) {
+  if (q1 < L::quads) {
     for (int j = 0; j < J; ++j)
       for (int i = 0; i < I; ++i) _mm512_storeu_si512(part + (i * J + j) * 16, acc[j][i]);
     return;
@@ -163,7 +206,7 @@ template <const QConvParams& P, int J, int I>
 inline void cout_blocks(const uint8_t* planes, const int32_t* wq, const int32_t* bias_u8, const LaneRequant* rq,
                         int ob, int32_t* partial, int8_t* out_b) {
   using Plan = CoutPlan<P>;
-  constexpr int CQ = QuadGeometry<P>::CQ;
+  constexpr int CQ = Plan::CQ;
   for (int q0 = 0; q0 < CQ; q0 += Plan::pass_quads) {
     const int q1 = q0 + Plan::pass_quads < CQ ? q0 + Plan::pass_quads : CQ;
     int p0 = 0;
@@ -183,11 +226,17 @@ inline void conv2d_s8_vnni_cout(const int8_t* EDGE_Q8_RESTRICT in, const int32_t
                 "qconv_x86_cout.h: the compiler sets cout_lanes only where these hold");
   using Plan = CoutPlan<P>;
   constexpr CoutTile T = Plan::tile;
-  int32_t* partial = reinterpret_cast<int32_t*>(scratch + QuadGeometry<P>::CQ * QuadGeometry<P>::plane);
+  using L = CoutLayout<P>;
+  int32_t* partial = reinterpret_cast<int32_t*>(scratch + L::quads * L::plane);
   LaneRequant rq[Plan::blocks];
   for (int ob = 0; ob < Plan::blocks; ++ob) rq[ob] = lane_requant(mult + 16 * ob, shift + 16 * ob, P.zp_out);
   for (int b = 0; b < P.n; ++b) {
-    quad_pack<P>(in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in, scratch);
+    const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in;
+    if constexpr (L::taps) {
+      tap_pack<P>(in_b, scratch);
+    } else {
+      quad_pack<P>(in_b, scratch);
+    }
     int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * P.h_out * P.w_out;
     int ob = 0;
     for (; ob + T.j <= Plan::blocks; ob += T.j)
