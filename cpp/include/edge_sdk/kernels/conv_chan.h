@@ -88,11 +88,8 @@ EDGE_ALWAYS_INLINE void finish(vfloat (&acc)[J][PXN], int oc0, int p0, const flo
     for (int p = 0; p < PXN; ++p) y[p] = acc[j][p] + bv;
     activate_vec_n<P.act>(y, P.act_alpha, P.act_beta);
     for (int p = 0; p < PXN; ++p) {
-      alignas(64) float v[kVL];
       if constexpr (P.post_affine) y[p] = y[p] * sc + sh;
-      vstore(v, y[p]);
-      float* o = out + static_cast<size_t>(oc) * pixels + p0 + p;
-      for (int l = 0; l < n; ++l) o[static_cast<size_t>(l) * pixels] = v[l];
+      vstore_strided(out + static_cast<size_t>(oc) * pixels + p0 + p, y[p], pixels, n);
     }
   }
 }
