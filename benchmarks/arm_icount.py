@@ -224,7 +224,7 @@ static int check(int id) {
 // The SIMD paths' requantization against requant.h on edge values: M = 2^30 makes every odd
 // accumulator an exact rounding tie of the doubling high multiply; INT32_MIN / INT32_MAX,
 // |x| around 2^30 (the DSP path's fast-multiply bound); shifts from -31 to +3.
-constexpr q8::QConvParams kRq = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, -7, -128, 127, false, false};
+constexpr q8::QConvParams kRq = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, -7, -128, 127, false, false, false};
 static void simd_requantize16(const int32_t* a, int32_t m, int s, int8_t* o) {
 #if defined(EDGE_Q8_HAVE_NEON)
   const int32x4_t acc[4] = {vld1q_s32(a), vld1q_s32(a + 4), vld1q_s32(a + 8), vld1q_s32(a + 12)};
