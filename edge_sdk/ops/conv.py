@@ -91,9 +91,13 @@ CHANNEL_BLOCK = 16  # conv_chan.h: output channels per weight block (packed_mr 1
 # on planes of up to SMALL_PLANE pixels, less than CHANNEL_LANE_USE_SMALL.  SqueezeNet on the
 # AVX-512 Xeon: its 13x13 classifier (96% of the lanes) runs 12% faster on conv_chan.h, its
 # 55x55 3x3 convs (96.5%) 10% slower.
+# Larger planes with a reduction of LONG_K or more also take it below CHANNEL_LANE_USE_SMALL:
+# ResNet-18's 56x56 3x3 layers (96.6%, K = 576) ran 5% faster there once its epilogue stored
+# each channel vector with one scatter; SqueezeNet's 55x55 ones (K = 144) stay 25% faster here.
 CHANNEL_LANE_USE = 0.95
 CHANNEL_LANE_USE_SMALL = 0.97
 SMALL_PLANE = 1024
+LONG_K = 512
 
 
 def pixel_lane_use(geo: dict, vl: int = MAX_VL) -> float:
@@ -124,9 +128,9 @@ def channel_vectors_pay(geo: dict, attrs: dict) -> bool:
     that leave a twentieth or more of the pixel lanes empty, with a reduction long enough to
     hide the per-lane final stores (ResNet-18's 7x7 and 14x14 layers, MobileNetV2's 7x7 1x1s)."""
     k = geo["c_in"] // geo["groups"] * geo["k_h"] * geo["k_w"]
-    small = geo["h_out"] * geo["w_out"] <= SMALL_PLANE
+    roomy = geo["h_out"] * geo["w_out"] <= SMALL_PLANE or k >= LONG_K
     return (geo["groups"] == 1 and "fused_pool" not in attrs and geo["c_out"] >= CHANNEL_BLOCK and k >= 128
-            and pixel_lane_use(geo) < (CHANNEL_LANE_USE_SMALL if small else CHANNEL_LANE_USE))
+            and pixel_lane_use(geo) < (CHANNEL_LANE_USE_SMALL if roomy else CHANNEL_LANE_USE))
 
 
 def nv_max(mr: int) -> int:
