@@ -191,6 +191,42 @@ def test_conv_epilogue_fusion(save, tmp_path, monkeypatch):
     _check(path, model, fast, portable)
 
 
+def _residual_nodes(i, case, inits):
+    """ResNet's block end: conv, then Add of another tensor of its shape, then (maybe) an activation."""
+    cin, cout, h, w, act, conv_first = case
+    rng = np.random.default_rng(300 + i)
+    inits.append(numpy_helper.from_array((rng.standard_normal((cout, cin, 3, 3)) * 0.1).astype(np.float32), f"w{i}"))
+    inits.append(numpy_helper.from_array(rng.standard_normal((cout, cin, 1, 1)).astype(np.float32), f"v{i}"))
+    nodes = [helper.make_node("Conv", [f"x{i}", f"w{i}"], [f"c{i}"], kernel_shape=[3, 3], pads=[1] * 4),
+             helper.make_node("Conv", [f"x{i}", f"v{i}"], [f"r{i}"], kernel_shape=[1, 1]),  # the other operand
+             helper.make_node("Add", [f"c{i}", f"r{i}"] if conv_first else [f"r{i}", f"c{i}"],
+                              [f"s{i}" if act else f"y{i}"])]
+    if act:
+        nodes.append(helper.make_node(act, [f"s{i}"], [f"y{i}"]))
+    return nodes
+
+
+# (c_in, c_out, h, w, activation after the Add, conv output as the Add's first operand)
+RESIDUAL_CASES = [
+    (64, 64, 7, 7, "Relu", True),     # ResNet-18's last stage, scaled down
+    (48, 40, 5, 9, None, False),      # channels past a whole vector, no activation
+    (32, 32, 14, 14, "LeakyRelu", True),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_residual_add_fused_into_the_conv_epilogue(save, tmp_path, monkeypatch, threads):
+    model = _model(RESIDUAL_CASES, _residual_nodes, lambda c: [1, c[0], c[2], c[3]])
+    path = save(model, "residual.onnx")
+    fast = edge_sdk.compile(path, out_dir=tmp_path / "fast", threads=threads)
+    monkeypatch.setenv("EDGE_SDK_KERNELS", "portable")
+    portable = edge_sdk.compile(path, out_dir=tmp_path / "portable")
+    monkeypatch.delenv("EDGE_SDK_KERNELS")
+    assert "Add" not in fast.manifest["ops"] and "Relu" not in fast.manifest["ops"]  # all in conv_chan.h epilogues
+    assert "Add" in portable.manifest["ops"]
+    _check(path, model, fast, portable)
+
+
 def test_conv_1d_and_batch(save, tmp_path, monkeypatch):
     rng = np.random.default_rng(7)
     w1 = numpy_helper.from_array(rng.standard_normal((6, 3, 5)).astype(np.float32), "w")

@@ -169,7 +169,8 @@ class Conv(OpDef):
         geo = conv_geometry(node, g, a)
         if geo["n"] != 1:
             return None
-        per_channel = {2: (0, 1), 3: (0, 1), 4: (0, 1)}  # bias, post-affine scale and shift
+        # bias, post-affine scale and shift; a fused residual (NCHW, cut along its channels)
+        per_channel = {2: (0, 1), 3: (0, 1), 4: (0, 1), 5: (1, 1)}
         ws = weight_shape(node, g)
 
         def part_attrs(attrs, c0, c1, group=False):
@@ -272,8 +273,10 @@ class Conv(OpDef):
         if geo["depthwise"]:
             return f"edge_sdk::conv2d_dw_f32<{p}>({', '.join(ins)}, {out}, {scratch});"
         args = f"{', '.join(ins)}, {e.ref(node.input(3))}, {e.ref(node.input(4))}, {out}, {scratch}"
-        if geo["chan"]:
+        if geo["chan"]:  # with a fused residual Add's other operand (passes/fuse_residual_add.py) or nullptr
             e.headers.add("edge_sdk/kernels/conv_chan.h")
+            args = (f"{', '.join(ins)}, {e.ref(node.input(3))}, {e.ref(node.input(4))}, {e.ref(node.input(5))}, "
+                    f"{out}, {scratch}")
             return (f"static_assert(edge_sdk::conv_chan_scratch_floats<{p}>() * 4 <= {self.scratch_bytes(node, g)}, "
                     f"\"conv scratch\");\nedge_sdk::conv2d_chan_f32<{p}>({args});")
         parts = int(node.attrs.get("thread_rows", 1))

@@ -64,6 +64,20 @@ EDGE_ALWAYS_INLINE void vstore_strided(float* p, vfloat v, int stride, int n) {
 #endif
 }
 
+// p[0], p[stride], ..., p[(n - 1) * stride] as lanes [0, n), the rest 0 (vstore_strided's inverse).
+EDGE_ALWAYS_INLINE vfloat vload_strided(const float* p, int stride, int n) {
+#if defined(__AVX512F__)
+  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                         _mm512_set1_epi32(stride));
+  return reinterpret_cast<vfloat>(_mm512_mask_i32gather_ps(
+      _mm512_setzero_ps(), static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u), idx, p, 4));
+#else
+  vfloat v{};
+  for (int l = 0; l < n; ++l) v[l] = p[static_cast<size_t>(l) * stride];
+  return v;
+#endif
+}
+
 // Lanes [lo, hi) of v to p[lo], ..., p[hi - 1]; the other lanes' addresses are not touched.
 EDGE_ALWAYS_INLINE void vstore_lanes(float* p, vfloat v, int lo, int hi) {
 #if defined(__AVX512F__)

@@ -69,10 +69,11 @@ EDGE_ALWAYS_INLINE void micro(const float* const (&w)[J], const float* EDGE_REST
       }
 }
 
-// Bias, activation and affine on the final sums, each lane stored to its channel's plane.
+// Bias, the residual (a fused Add's other operand, NCHW like the output, or nullptr), activation
+// and affine on the final sums, each lane stored to its channel's plane.
 template <const ConvFastParams& P, int J, int PXN>
 EDGE_ALWAYS_INLINE void finish(vfloat (&acc)[J][PXN], int oc0, int p0, const float* bias, const float* scale,
-                               const float* shift, float* EDGE_RESTRICT out) {
+                               const float* shift, const float* residual, float* EDGE_RESTRICT out) {
   constexpr int pixels = Geometry<P>::pixels;
   for (int j = 0; j < J; ++j) {
     const int oc = oc0 + j * kVL;
@@ -86,6 +87,8 @@ EDGE_ALWAYS_INLINE void finish(vfloat (&acc)[J][PXN], int oc0, int p0, const flo
     }
     vfloat y[PXN];
     for (int p = 0; p < PXN; ++p) y[p] = acc[j][p] + bv;
+    if (residual)
+      for (int p = 0; p < PXN; ++p) y[p] += vload_strided(residual + static_cast<size_t>(oc) * pixels + p0 + p, pixels, n);
     activate_vec_n<P.act>(y, P.act_alpha, P.act_beta);
     for (int p = 0; p < PXN; ++p) {
       if constexpr (P.post_affine) y[p] = y[p] * sc + sh;
@@ -97,8 +100,8 @@ EDGE_ALWAYS_INLINE void finish(vfloat (&acc)[J][PXN], int oc0, int p0, const flo
 // Output channels of blocks [b0, b0 + J / kVB) over the whole plane.
 template <const ConvFastParams& P, int J>
 inline void group(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT wpk, const float* bias,
-                  const float* scale, const float* shift, float* EDGE_RESTRICT out, float* EDGE_RESTRICT accb,
-                  int b0) {
+                  const float* scale, const float* shift, const float* residual, float* EDGE_RESTRICT out,
+                  float* EDGE_RESTRICT accb, int b0) {
   using G = Geometry<P>;
   const float* w0[J];
   for (int j = 0; j < J; ++j)
@@ -119,7 +122,7 @@ inline void group(const float* EDGE_RESTRICT src, const float* EDGE_RESTRICT wpk
     for (int j = 0; j < J; ++j) w[j] = w0[j] + static_cast<size_t>(ic0) * G::taps * kBlock;
     micro<P, J, PXN, CI>(w, src + static_cast<size_t>(ic0) * G::plane_p, poff, acc);
     if (last) {
-      finish<P, J, PXN>(acc, b0 * kBlock, p0, bias, scale, shift, out);
+      finish<P, J, PXN>(acc, b0 * kBlock, p0, bias, scale, shift, residual, out);
     } else {
       for (int p = 0; p < PXN; ++p)
         for (int j = 0; j < J; ++j) vstore(ab + (p * J + j) * kVL, acc[j][p]);
@@ -146,7 +149,7 @@ constexpr int conv_chan_scratch_floats() {
 
 template <const ConvFastParams& P>
 inline void conv2d_chan_f32(const float* EDGE_RESTRICT in, const float* EDGE_RESTRICT wpk, const float* bias,
-                            const float* scale, const float* shift, float* EDGE_RESTRICT out,
+                            const float* scale, const float* shift, const float* residual, float* EDGE_RESTRICT out,
                             float* EDGE_RESTRICT scratch) {
   using G = chan_detail::Geometry<P>;
   using chan_detail::kJV;
@@ -162,10 +165,11 @@ inline void conv2d_chan_f32(const float* EDGE_RESTRICT in, const float* EDGE_RES
       src = scratch;
     }
     float* o = out + b * out_item;
+    const float* r = residual ? residual + b * out_item : nullptr;
     for (int gi = 0; gi < groups; ++gi)
-      chan_detail::group<P, kJV>(src, wpk, bias, scale, shift, o, accb, gi * kJV / kVB);
+      chan_detail::group<P, kJV>(src, wpk, bias, scale, shift, r, o, accb, gi * kJV / kVB);
     if constexpr (rest > 0)
-      chan_detail::group<P, rest>(src, wpk, bias, scale, shift, o, accb, groups * kJV / kVB);
+      chan_detail::group<P, rest>(src, wpk, bias, scale, shift, r, o, accb, groups * kJV / kVB);
   }
 }
 
