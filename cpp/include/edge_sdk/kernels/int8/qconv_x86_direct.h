@@ -23,11 +23,7 @@
 #if defined(EDGE_Q8_HAVE_VNNI) && defined(__AVX512VBMI__) && defined(__AVX512VL__)
 #define EDGE_Q8_HAVE_VNNI_DIRECT 1
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 AVX-512 headers (see requant_x86.h)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+EDGE_Q8_AVX512_WARNINGS_OFF  // GCC 12 AVX-512 headers (requant.h)
 
 namespace edge_sdk {
 namespace q8 {
@@ -155,7 +151,5 @@ inline void conv2d_s8_vnni_direct(const int8_t* EDGE_Q8_RESTRICT in, const int32
 }  // namespace q8
 }  // namespace edge_sdk
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+EDGE_Q8_AVX512_WARNINGS_ON
 #endif

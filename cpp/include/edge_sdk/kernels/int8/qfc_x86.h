@@ -11,11 +11,7 @@
 #if defined(EDGE_Q8_HAVE_VNNI)
 #define EDGE_Q8_HAVE_VNNI_FC 1
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 AVX-512 headers (see requant_x86.h)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+EDGE_Q8_AVX512_WARNINGS_OFF  // GCC 12 AVX-512 headers (requant.h)
 
 namespace edge_sdk {
 namespace q8 {
@@ -51,7 +47,5 @@ inline void fc_dots_vnni(const int8_t* EDGE_Q8_RESTRICT x, const int8_t* EDGE_Q8
 }  // namespace q8
 }  // namespace edge_sdk
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+EDGE_Q8_AVX512_WARNINGS_ON
 #endif

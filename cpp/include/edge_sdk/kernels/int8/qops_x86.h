@@ -10,11 +10,7 @@
 #if defined(EDGE_Q8_HAVE_AVX512_REQUANT) && defined(__AVX512VL__) && defined(__AVX512VBMI__)
 #define EDGE_Q8_HAVE_QOPS_X86 1
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 AVX-512 headers (see requant_x86.h)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+EDGE_Q8_AVX512_WARNINGS_OFF  // GCC 12 AVX-512 headers (requant.h)
 
 namespace edge_sdk {
 namespace q8 {
@@ -74,9 +70,7 @@ inline void lut_s8_x86(const int8_t* x, int8_t* y, size_t n, const int8_t* table
 }  // namespace q8
 }  // namespace edge_sdk
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+EDGE_Q8_AVX512_WARNINGS_ON
 #endif
 
 // AVX2 forms (x86 without AVX-512), 8 values at a time, the tail with the scalar steps: the

@@ -11,14 +11,8 @@
 #define EDGE_Q8_HAVE_AVX512_REQUANT 1
 #include <immintrin.h>
 
-// GCC 12's AVX-512 headers build results from a self-initialised _mm512_undefined_epi32(),
-// which -Wmaybe-uninitialized reports at every inlined call site (GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#define EDGE_Q8_GCC_DIAG_PUSHED 1
-#endif
+EDGE_Q8_AVX512_WARNINGS_OFF  // GCC 12 AVX-512 headers (requant.h); on to the end of the file
+#define EDGE_Q8_AVX512_WARNINGS_PUSHED 1
 
 namespace edge_sdk {
 namespace q8 {
@@ -286,7 +280,7 @@ inline void requantize_span(const int32_t* EDGE_Q8_RESTRICT acc, int n, int32_t 
 }  // namespace q8
 }  // namespace edge_sdk
 
-#if defined(EDGE_Q8_GCC_DIAG_PUSHED)
-#pragma GCC diagnostic pop
-#undef EDGE_Q8_GCC_DIAG_PUSHED
+#if defined(EDGE_Q8_AVX512_WARNINGS_PUSHED)
+EDGE_Q8_AVX512_WARNINGS_ON
+#undef EDGE_Q8_AVX512_WARNINGS_PUSHED
 #endif
