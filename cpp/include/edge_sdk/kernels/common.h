@@ -51,14 +51,20 @@ EDGE_ALWAYS_INLINE void vstore(float* p, vfloat v) { std::memcpy(p, &v, sizeof(v
 // x - (+0) is exactly x for every x (x + 0 is not, for -0), so this folds to a broadcast.
 EDGE_ALWAYS_INLINE vfloat vsplat(float x) { return x - vfloat{}; }
 
+#if defined(__AVX512F__)
+// Lane l's element offset l * stride, and the mask of lanes [0, n): vstore_strided / vload_strided.
+EDGE_ALWAYS_INLINE __m512i strided_lanes(int stride) {
+  return _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                            _mm512_set1_epi32(stride));
+}
+EDGE_ALWAYS_INLINE __mmask16 first_lanes(int n) { return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u); }
+#endif
+
 // Lanes [0, n) of v to p[0], p[stride], ..., p[(n - 1) * stride] (a vector of channels to their
 // planes): one scatter on AVX-512, where lane-by-lane extracts cost a shuffle and a store each.
 EDGE_ALWAYS_INLINE void vstore_strided(float* p, vfloat v, int stride, int n) {
 #if defined(__AVX512F__)
-  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                         _mm512_set1_epi32(stride));
-  _mm512_mask_i32scatter_ps(p, static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u), idx,
-                            reinterpret_cast<__m512>(v), 4);
+  _mm512_mask_i32scatter_ps(p, first_lanes(n), strided_lanes(stride), reinterpret_cast<__m512>(v), 4);
 #else
   for (int l = 0; l < n; ++l) p[static_cast<size_t>(l) * stride] = v[l];
 #endif
@@ -67,10 +73,7 @@ EDGE_ALWAYS_INLINE void vstore_strided(float* p, vfloat v, int stride, int n) {
 // p[0], p[stride], ..., p[(n - 1) * stride] as lanes [0, n), the rest 0 (vstore_strided's inverse).
 EDGE_ALWAYS_INLINE vfloat vload_strided(const float* p, int stride, int n) {
 #if defined(__AVX512F__)
-  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                         _mm512_set1_epi32(stride));
-  return reinterpret_cast<vfloat>(_mm512_mask_i32gather_ps(
-      _mm512_setzero_ps(), static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u), idx, p, 4));
+  return reinterpret_cast<vfloat>(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), first_lanes(n), strided_lanes(stride), p, 4));
 #else
   vfloat v{};
   for (int l = 0; l < n; ++l) v[l] = p[static_cast<size_t>(l) * stride];

@@ -10,7 +10,9 @@
 // kernel reads), so any plane size and any stride keeps every lane busy.  A tile holds J x I
 // accumulators, J blocks of 16 channels by I output pixels (consecutive in the flattened plane,
 // so a tile may span rows); each step loads J weight vectors and broadcasts I dwords for J * I
-// multiply-adds.  The input is packed by quad_pack (qconv_x86_quad.h), padded for the stride.
+// multiply-adds.  The input is packed, padded for the stride, as channel quads (quad_pack in
+// qconv_x86_quad.h) or, for a wide kernel over few channels (a 7x7 stem on RGB), as tap quads
+// (tap_pack, CoutLayout below).
 // Requantization is per lane (requantize_s8_x16_lanes: short shifts only, the compiler sets
 // QConvParams::cout_lanes where QConvParams::short_requant holds).
 #pragma once
