@@ -237,20 +237,21 @@ def uses_cout_lanes(geo: dict) -> bool:
 def quad_scratch_bytes(geo: dict) -> int:
     """vnni_quad_scratch_bytes<P>() in qconv_x86_quad.h (QuadGeometry<P>), or at least
     vnni_cout_scratch_bytes<P>() in qconv_x86_cout.h (the emitter checks it with a static_assert)."""
-    if not (uses_quad(geo) or uses_cout_lanes(geo)):
+    quad, cout = uses_quad(geo), uses_cout_lanes(geo)
+    if not (quad or cout):
         return 0
     wp = (geo["w_out"] - 1) * geo["stride_w"] + geo["k_w"]
     hp = (geo["h_out"] - 1) * geo["stride_h"] + geo["k_h"]
     plane = _align64((hp * wp + 16 + geo["k_w"]) * 4)
     quads, cols = (geo["c_in"] + 3) // 4, geo["k_w"]
-    flat = -(-geo["h_out"] * wp // 16) * 16 if uses_quad(geo) else 0
-    if uses_cout_lanes(geo) and cout_taps(geo):  # CoutLayout<P>: one plane of padded rows a channel
+    flat = -(-geo["h_out"] * wp // 16) * 16 if quad else 0
+    if cout and cout_taps(geo):  # CoutLayout<P>: one plane of padded rows a channel
         quads, cols = geo["c_in"], (geo["k_w"] + 3) // 4
         plane = _align64(hp * ((geo["w_out"] - 1) * geo["stride_w"] + 4 * cols))
     # CoutPlan<P>::partial: an oc tile's sums (at most 4 blocks of 16 channels a pixel) between passes
     # over the input quads, where a tile's weights for all of them overflow kCoutL1Weights
     blocks = min(4, geo["c_out"] // 16)
-    passes = uses_cout_lanes(geo) and quads > max(1, COUT_L1_WEIGHTS // (blocks * 64 * geo["k_h"] * cols))
+    passes = cout and quads > max(1, COUT_L1_WEIGHTS // (blocks * 64 * geo["k_h"] * cols))
     partial = geo["h_out"] * geo["w_out"] * blocks * 64 if passes else 0
     return quads * plane + max(16 * flat, partial)
 

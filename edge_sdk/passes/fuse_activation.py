@@ -39,19 +39,28 @@ def activation_of(g: ir.Graph, n: ir.Node) -> tuple[str, float, float] | None:
     return None
 
 
+def absorb_activation(g: ir.Graph, prod: ir.Node, act: ir.Node) -> bool:
+    """Move `act` into `prod`'s epilogue if it is an activation that alone reads prod's output and
+    prod has none yet (the caller knows prod's kernel applies one); whether it did."""
+    spec = activation_of(g, act)
+    if spec is None or "activation" in prod.attrs or act.inputs[0] != prod.outputs[0]:
+        return False
+    if single_consumer(g, act.inputs[0]) is not act:
+        return False
+    prod.attrs["activation"] = spec
+    prod.outputs[0] = act.outputs[0]
+    g.nodes.remove(act)
+    return True
+
+
 def fuse_activations(g: ir.Graph) -> ir.Graph:
     producers = g.producers()
     for act in list(g.nodes):
-        spec = activation_of(g, act)
-        if spec is None or g.tensor(act.inputs[0]).dtype != np.float32:
+        if activation_of(g, act) is None or g.tensor(act.inputs[0]).dtype != np.float32:
             continue
         prod = producers.get(act.inputs[0])
-        if prod is None or "activation" in prod.attrs or single_consumer(g, act.inputs[0]) is not act:
+        if prod is None or not getattr(lookup(prod, g), "fuses_activation", False):
             continue
-        if not getattr(lookup(prod, g), "fuses_activation", False):
-            continue
-        prod.attrs["activation"] = spec
-        prod.outputs[0] = act.outputs[0]
-        g.nodes.remove(act)
-        producers = g.producers()
+        if absorb_activation(g, prod, act):
+            producers = g.producers()
     return g
