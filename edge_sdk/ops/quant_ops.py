@@ -234,26 +234,60 @@ def uses_cout_lanes(geo: dict) -> bool:
     return g["h_out"] * g["w_out"] <= COUT_MAX_PIXELS or g["stride_h"] * g["stride_w"] > 1
 
 
+def _packed_planes(geo: dict, taps: bool) -> tuple[int, int, int]:
+    """(planes, bytes a plane, steps along a kernel row) of the packed input of qconv_x86_quad.h
+    and qconv_x86_cout.h (QuadGeometry<P>, CoutLayout<P>): channel quads, or with `taps` one plane
+    of padded rows a channel."""
+    wp = (geo["w_out"] - 1) * geo["stride_w"] + geo["k_w"]
+    hp = (geo["h_out"] - 1) * geo["stride_h"] + geo["k_h"]
+    if taps:
+        cols = (geo["k_w"] + 3) // 4
+        return geo["c_in"], _align64(hp * ((geo["w_out"] - 1) * geo["stride_w"] + 4 * cols)), cols
+    return (geo["c_in"] + 3) // 4, _align64((hp * wp + 16 + geo["k_w"]) * 4), geo["k_w"]
+
+
 def quad_scratch_bytes(geo: dict) -> int:
     """vnni_quad_scratch_bytes<P>() in qconv_x86_quad.h (QuadGeometry<P>), or at least
     vnni_cout_scratch_bytes<P>() in qconv_x86_cout.h (the emitter checks it with a static_assert)."""
     quad, cout = uses_quad(geo), uses_cout_lanes(geo)
     if not (quad or cout):
         return 0
+    quads, plane, cols = _packed_planes(geo, cout and cout_taps(geo))
     wp = (geo["w_out"] - 1) * geo["stride_w"] + geo["k_w"]
-    hp = (geo["h_out"] - 1) * geo["stride_h"] + geo["k_h"]
-    plane = _align64((hp * wp + 16 + geo["k_w"]) * 4)
-    quads, cols = (geo["c_in"] + 3) // 4, geo["k_w"]
     flat = -(-geo["h_out"] * wp // 16) * 16 if quad else 0
-    if cout and cout_taps(geo):  # CoutLayout<P>: one plane of padded rows a channel
-        quads, cols = geo["c_in"], (geo["k_w"] + 3) // 4
-        plane = _align64(hp * ((geo["w_out"] - 1) * geo["stride_w"] + 4 * cols))
     # CoutPlan<P>::partial: an oc tile's sums (at most 4 blocks of 16 channels a pixel) between passes
     # over the input quads, where a tile's weights for all of them overflow kCoutL1Weights
-    blocks = min(4, geo["c_out"] // 16)
-    passes = cout and quads > max(1, COUT_L1_WEIGHTS // (blocks * 64 * geo["k_h"] * cols))
-    partial = geo["h_out"] * geo["w_out"] * blocks * 64 if passes else 0
+    passes = cout and _cout_passes(geo, quads, cols)
+    partial = geo["h_out"] * geo["w_out"] * min(4, geo["c_out"] // 16) * 64 if passes else 0
     return quads * plane + max(16 * flat, partial)
+
+
+def _cout_passes(geo: dict, quads: int, cols: int, blocks: int = 4) -> bool:
+    """Whether qconv_x86_cout.h splits the reduction into passes (CoutPasses<P, J>) for tiles of this
+    many blocks of 16 channels (by default the widest; a narrower tile splits only where it does)."""
+    blocks = min(blocks, geo["c_out"] // 16)
+    return quads > max(1, COUT_L1_WEIGHTS // (blocks * 64 * geo["k_h"] * cols))
+
+
+def lane_pool_scratch_bytes(geo: dict, window: tuple, pooled_w: int) -> int:
+    """At least vnni_cout_pool_scratch_bytes<P, Q>() in qconv_x86_cout.h: the packed input and the
+    open pooled rows' maxima (CoutPoolPlan<P, Q>: at most 4 blocks of 16 channels a pixel)."""
+    quads, plane, _ = _packed_planes(geo, cout_taps(geo))
+    k_h, _, s_h, _ = window
+    return quads * plane + -(-k_h // s_h) * pooled_w * min(4, geo["c_out"] // 16) * 64
+
+
+def takes_lane_pool(geo: dict, window: tuple, mult: np.ndarray, shift: np.ndarray) -> bool:
+    """Whether qconv_x86_cout.h can run this conv with the MaxPool `window` (k_h, k_w, s_h, s_w) after
+    it in its epilogue (conv2d_s8_vnni_cout_pool): the conv runs in output-channel lanes in one pass
+    over the input (for tiles of one block at least: CoutPoolPlan::max_j), its requantization never decreases (so pooling the int32 sums first is exact),
+    and a window overlaps the next by at most a column, in tiles of up to 8 pixels (cout_pool_tile)."""
+    if not (uses_cout_lanes(geo) and short_requant(shift) and bool(np.all(np.asarray(mult) >= 0))):
+        return False
+    _, k_w, _, s_w = window
+    quads, _, cols = _packed_planes(geo, cout_taps(geo))
+    tiles = any(i >= k_w for i in range(s_w, 9, s_w))
+    return k_w <= s_w + 1 and tiles and not _cout_passes(geo, quads, cols, blocks=1)
 
 
 def quad_weights(geo: dict, w: np.ndarray) -> np.ndarray:
@@ -429,10 +463,21 @@ def _conv_out_q(node: ir.Node, g: ir.Graph) -> tuple[float, int]:
     return tuple(c["q"]) if c else qparams(g, node.outputs[0])
 
 
+def conv_multipliers(node: ir.Node, g: ir.Graph) -> tuple[np.ndarray, np.ndarray]:
+    """The requantization (multiplier, shift) of each output channel of a QConv's own output."""
+    sx, _ = qparams(g, node.inputs[0])
+    c = g.tensor(node.inputs[1]).shape[0]
+    sw = np.broadcast_to(np.asarray(g.tensor(node.inputs[1]).quant.scale, np.float64).reshape(-1), (c,))
+    return quantize_multipliers(sx * sw / _conv_out_q(node, g)[0])
+
+
 def _conv_act_range(node: ir.Node, g: ir.Graph) -> tuple[int, int]:
     r = clamp_range(node.attrs.get("activation"), *_conv_out_q(node, g))
     if r is None:
         raise unsupported(node, g, f"fused activation {node.attrs['activation'][0]} is not a clamp in int8")
+    if "lane_pool" in node.attrs:  # the pool's clamp after the max is the same clamp before it
+        lo, hi = clamp_range(node.attrs.get("pool_activation"), *qparams(g, node.outputs[0]))
+        r = (max(r[0], lo), min(r[1], hi))
     return r
 
 
@@ -477,21 +522,26 @@ class QConv(OpDef):
         # 16-channel parts keep the x86 direct kernel's channel tiles whole (uses_direct), 4 the
         # others'; a conv with fewer than 8 channels on a large plane (MesoInception's 1- to
         # 4-channel branches at 256x256) is worth splitting even into single channels.
-        align = 16 if geo["c_out"] >= 64 else 4 if geo["c_out"] >= 8 else 1
+        # (and a conv with its pool in qconv_x86_cout.h keeps whole 16-channel blocks)
+        align = 16 if geo["c_out"] >= 64 or "lane_pool" in node.attrs else 4 if geo["c_out"] >= 8 else 1
         return ChannelSplit(geo["c_out"], align, cut, attrs=part_attrs)
 
     def scratch_bytes(self, node, g):
         geo = conv_geometry_2d(node, g)
         if node.attrs.get("reference"):
             return 4 * geo["h_out"] * geo["w_out"]  # the reference kernel's accumulator plane
+        if "lane_pool" in node.attrs:  # the x86 VNNI kernel's, or (elsewhere) a 16-channel group's output and scratch
+            group = dict(geo, n=1, c_out=16)
+            return max(lane_pool_scratch_bytes(geo, node.attrs["lane_pool"][:4], g.tensor(node.outputs[0]).shape[3]),
+                       _align64(16 * geo["h_out"] * geo["w_out"]) + conv_scratch_bytes(group))
         if "conv_out" in node.attrs:  # each thread part (thread_rows) has its own band buffers
             one = fused_scratch_bytes(geo, *node.attrs.get("fused_pool", (1, 1)), g.tensor(node.outputs[0]).shape[2])
             return _align64(one) * int(node.attrs.get("thread_rows", 1))
         return conv_scratch_bytes(geo)
 
     def row_parts(self, node, g, threads):
-        if "conv_out" not in node.attrs or g.tensor(node.inputs[0]).shape[0] != 1:
-            return 0  # only the fused conv+pool runs by bands of rows
+        if "conv_out" not in node.attrs or "lane_pool" in node.attrs or g.tensor(node.inputs[0]).shape[0] != 1:
+            return 0  # only the fused conv+pool of qconv_pool.h runs by bands of rows
         return min(threads, g.tensor(node.outputs[0]).shape[2] // 2)
 
     def _post_lut(self, node, g, e, geo) -> str | None:
@@ -588,19 +638,34 @@ class QConv(OpDef):
                     f"{{m}}, {{s}}, {lut}, {out}, {scratch}, {lo}, {hi})) {{", *band_calls, "}"]
         return self._by_rows(node, g, e, calls)
 
+    def _emit_lane_pool(self, node, g, e, geo, consts, cout_lanes: bool, pairs: int, args: str) -> str:
+        """conv2d_s8_max_pool (qops.h): the conv with the MaxPool after it in its epilogue (pairs: the
+        AVX2 weight pairs an output channel)."""
+        p = e.params("edge_sdk::q8::QConvParams", list(geo.items()) + consts)
+        kh, kw, sh, sw, pt, pl = node.attrs["lane_pool"]
+        yp = g.tensor(node.outputs[0]).shape
+        q = e.params("edge_sdk::q8::QPoolWindow", [
+            ("k_h", kh), ("k_w", kw), ("stride_h", sh), ("stride_w", sw), ("pad_top", pt), ("pad_left", pl),
+            ("h_out", yp[2]), ("w_out", yp[3])])
+        call = f"edge_sdk::q8::conv2d_s8_max_pool<{p}, {q}, {pairs}>({args}, {e.scratch('uint8_t')});"
+        if not cout_lanes:  # EDGE_SDK_KERNELS=portable: the conv, then the pool
+            return call
+        return "\n".join(["#if defined(EDGE_Q8_HAVE_VNNI_COUT)",
+                          f"static_assert(edge_sdk::q8::vnni_cout_pool_scratch_bytes<{p}, {q}>() <= "
+                          f'{self.scratch_bytes(node, g)}, "qconv_x86_cout.h scratch");', "#endif", call])
+
     def emit(self, node, g, e):
         geo = conv_geometry_2d(node, g)
         _, zx = qparams(g, node.inputs[0])
         _, zy = _conv_out_q(node, g)
         lo, hi = _conv_act_range(node, g)
-        sx, _ = qparams(g, node.inputs[0])
-        sw = np.broadcast_to(np.asarray(g.tensor(node.inputs[1]).quant.scale, np.float64).reshape(-1), (geo["c_out"],))
-        mult, shift = quantize_multipliers(sx * sw / _conv_out_q(node, g)[0])
+        mult, shift = conv_multipliers(node, g)
         # x86 VNNI: the channel-quad kernel runs the conv where it applies (a fused conv's bands too: on
         # the seed CNN 26% faster than the row-direct kernel with pooled accumulators), on its own weights
         # or, on small planes and strided layers, the one with output channels in the lanes (it
         # requantizes in the short form only; not in a fused conv's bands)
-        cout_lanes = uses_cout_lanes(geo) and short_requant(shift) and "conv_out" not in node.attrs
+        cout_lanes = uses_cout_lanes(geo) and short_requant(shift) and ("conv_out" not in node.attrs
+                                                                         or "lane_pool" in node.attrs)
         channel_quads = uses_quad(geo) or cout_lanes
         consts = [("zp_in", zx), ("zp_out", zy), ("act_min", lo), ("act_max", hi), ("short_requant", short_requant(shift)),
                   ("channel_quads", channel_quads), ("cout_lanes", cout_lanes)]
@@ -621,13 +686,18 @@ class QConv(OpDef):
         # bias - (zp_in + 128) * sum(w): the x86 VNNI path multiplies x + 128 (unsigned) by w.
         folded_u8 = np.clip(bias - (zx + 128) * w.reshape(w.shape[0], -1).sum(axis=1), -(1 << 31), (1 << 31) - 1)
         bu = e.array("int32_t", folded_u8.astype(np.int32))
-        # the x86 AVX2, VNNI direct and VNNI depthwise kernels' weights (an unused array is dropped by the C++ compiler)
-        pairs = avx2_weight_pairs(geo, w) if fast_kernels_enabled() else None
+        # the x86 AVX2, VNNI direct and VNNI depthwise kernels' weights (an unused array is dropped by the C++ compiler);
+        # a conv with its pool in the epilogue runs 16-channel groups where it takes the AVX2 path
+        pair_geo = dict(geo, c_out=16) if "lane_pool" in node.attrs else geo
+        pairs = avx2_weight_pairs(pair_geo, w) if fast_kernels_enabled() else None
         wp = "nullptr" if pairs is None else e.array("int32_t", pairs)
         quads = (tap_quad_weights(geo, w.astype(np.int8)) if cout_lanes and cout_taps(geo) else
                  quad_weights(geo, w.astype(np.int8)) if channel_quads else
                  direct_weight_quads(geo, w.astype(np.int8)) if fast_kernels_enabled() else None)
         wd = "nullptr" if quads is None else e.array("int32_t", quads)
+        if "lane_pool" in node.attrs:
+            per = 0 if pairs is None else pairs.size // geo["c_out"]
+            return self._emit_lane_pool(node, g, e, geo, consts, cout_lanes, per, f"{x}, {wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}, {y}")
         if "conv_out" in node.attrs:
             subst = {"{args}": f"{wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}", "{w}": wt, "{wp}": wp, "{wd}": wd, "{bf}": bf,
                      "{bu}": bu, "{m}": m, "{s}": s}

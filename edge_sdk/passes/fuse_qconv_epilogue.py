@@ -12,13 +12,21 @@ so neither the conv's nor the table's full-resolution output is ever stored.  Th
 bit-identical to the unfused graph: every pooled value is the max over exactly the values
 the unfused ops would have stored.  Runs on every target (the arena saving matters most on
 microcontrollers).
+
+A conv that runs in output-channel lanes on x86 VNNI (qconv_x86_cout.h: ResNet's 7x7 stride-2
+stem) takes the MaxPool after it, also the overlapping 3x3 stride-2 one padded by 1, into that
+kernel's epilogue instead (attrs["lane_pool"]: the window, strides and top/left padding): it pools
+the int32 sums and requantizes a quarter as many values.  Other targets run the conv into scratch
+and pool from there.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import ir
-from ..ops.quant_ops import conv_geometry_2d, conv_scratch_bytes, fused_scratch_bytes, is_channel_map, pooled_bands
+from ..ops.quant_ops import (conv_geometry_2d, conv_multipliers, conv_scratch_bytes, fused_scratch_bytes,
+                              is_channel_map, pooled_bands, takes_lane_pool)
+from ..quantize.fixedpoint import clamp_range
 from .fuse_conv_epilogue import _maxpool_window
 from .rewrite import single_consumer
 
@@ -44,6 +52,19 @@ def _channel_map(g: ir.Graph, b: ir.Node) -> bool:
     return is_channel_map(conv_geometry_2d(b, g))
 
 
+def _lane_pool(g: ir.Graph, conv: ir.Node, pool: ir.Node | None) -> tuple | None:
+    """(k_h, k_w, s_h, s_w, pad_top, pad_left) where qconv_x86_cout.h can take this MaxPool."""
+    window = _maxpool_window(g, pool, "QMaxPool", stem=True) if pool is not None else None
+    if window is None or not takes_lane_pool(conv_geometry_2d(conv, g), window[0], *conv_multipliers(conv, g)):
+        return None
+    q = _qparams(g, pool.outputs[0])
+    conv_lo, conv_hi = clamp_range(conv.attrs.get("activation"), *q)
+    pool_lo, pool_hi = clamp_range(pool.attrs.get("activation"), *q)
+    if max(conv_lo, pool_lo) > min(conv_hi, pool_hi):
+        return None
+    return (*window[0], *window[1])
+
+
 def fuse_qconv_epilogue(g: ir.Graph) -> ir.Graph:
     for conv in list(g.nodes):
         if conv not in g.nodes or not _fusable(g, conv):
@@ -51,6 +72,12 @@ def fuse_qconv_epilogue(g: ir.Graph) -> ir.Graph:
         y = conv.outputs[0]
         conv_out = {"shape": tuple(g.tensor(y).shape), "q": _qparams(g, y)}
         nxt = single_consumer(g, y)
+        lane_pool = _lane_pool(g, conv, nxt)
+        if lane_pool is not None:
+            conv.attrs.update(conv_out=conv_out, lane_pool=lane_pool, pool_activation=nxt.attrs.get("activation"))
+            conv.outputs[0] = nxt.outputs[0]
+            g.nodes.remove(nxt)
+            continue
         lut = None
         if nxt is not None and _channel_map(g, nxt):
             lut = nxt

@@ -11,7 +11,8 @@ from .. import ir
 
 
 class HostModel:
-    def __init__(self, g: ir.Graph, work_dir: str | Path, prefix: str = "qmodel"):
+    def __init__(self, g: ir.Graph, work_dir: str | Path, prefix: str = "qmodel", cflags: tuple[str, ...] = ()):
+        """cflags: added to the compiler's (tests: -DEDGE_SDK_KERNELS_PORTABLE builds no SIMD path)."""
         from .._runtime import ModelLibrary
         from ..build.toolchain import COMMON_FLAGS, WEIGHTS_FLAGS, find_toolchain, run_compiler
         from ..codegen.cpp_writer import write_sources
@@ -33,7 +34,7 @@ class HostModel:
         # Just the shared library for this machine (the compiler's own build also makes the
         # static library and the runner, which an evaluation build does not need).
         tc = find_toolchain()
-        dev = tc.device_flags(get_device("host"))
+        dev = [*tc.device_flags(get_device("host")), *cflags]
         inc = ["-Iinclude", "-I."]
         run_compiler([[tc.cxx, *COMMON_FLAGS, *dev, "-fPIC", *inc, "-c", f"{prefix}.cpp", "-o", f"{prefix}.o"],
                       [tc.cxx, *WEIGHTS_FLAGS, *dev, "-fPIC", *inc, "-c", f"{prefix}_weights.cpp", "-o", "w.o"]], d)

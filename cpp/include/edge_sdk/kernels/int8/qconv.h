@@ -35,6 +35,14 @@ struct QConvParams {
   bool cout_lanes;
 };
 
+// A MaxPool the compiler fused into the conv before it (passes/fuse_qconv_epilogue.py, lane_pool):
+// conv2d_s8_max_pool in qops.h.
+struct QPoolWindow {
+  int k_h, k_w, stride_h, stride_w;
+  int pad_top, pad_left;  // windows start this far before the conv output (and read nothing there)
+  int h_out, w_out;       // the pooled output
+};
+
 // A 1x1 conv whose output pixels are its input pixels (a GEMM over channels).
 template <const QConvParams& P>
 constexpr bool pointwise() {

@@ -257,6 +257,60 @@ inline void max_pool_s8(const int8_t* in, int8_t* out) {
   }
 }
 
+// A conv and the MaxPool after it, 16 output channels at a time (conv2d_s8_max_pool's route off x86 VNNI).
+constexpr int kConvPoolGroup = 16;
+
+constexpr QConvParams conv_pool_group(QConvParams p) {
+  p.n = 1;
+  p.c_out = kConvPoolGroup;
+  return p;
+}
+
+template <const QConvParams& P, const QPoolWindow& Q>
+struct ConvPoolGroup {
+  static constexpr QConvParams conv = conv_pool_group(P);
+  static constexpr int pad_bottom = (Q.h_out - 1) * Q.stride_h + Q.k_h - Q.pad_top - P.h_out;
+  static constexpr int pad_right = (Q.w_out - 1) * Q.stride_w + Q.k_w - Q.pad_left - P.w_out;
+  static constexpr QPoolParams pool = {kConvPoolGroup, P.h_out, P.w_out, Q.h_out, Q.w_out, Q.k_h, Q.k_w,
+                                       Q.stride_h, Q.stride_w, Q.pad_top, Q.pad_left, 1, 1, false,
+                                       pad_bottom > 0 ? pad_bottom : 0, pad_right > 0 ? pad_right : 0,
+                                       P.zp_out, P.act_min, P.act_max};
+  // the group's conv output in scratch, then the group conv's own scratch
+  static constexpr size_t conv_bytes = (static_cast<size_t>(kConvPoolGroup) * P.h_out * P.w_out + 63) / 64 * 64;
+};
+
+// A conv and the MaxPool after it (passes/fuse_qconv_epilogue.py, lane_pool; the compiler sets P's
+// clamp to the pool's and the conv's together, and c_out to a multiple of 16).  On x86 VNNI, with
+// P.cout_lanes, the conv's epilogue pools its int32 sums (qconv_x86_cout.h; scratch
+// vnni_cout_pool_scratch_bytes<P, Q>()).  Elsewhere each 16 output channels are convolved into
+// scratch and max_pool_s8 pools them from there (scratch ConvPoolGroup<P, Q>::conv_bytes plus the
+// group conv2d_s8's), so the conv's full output is never stored.  Arguments as conv2d_s8's, but
+// w_pairs holds the AVX2 pairs of the group's geometry, kPairs int32 an output channel (0: none).
+template <const QConvParams& P, const QPoolWindow& Q, int kPairs>
+inline void conv2d_s8_max_pool(const int8_t* in, const int8_t* w, const int32_t* w_pairs, const int32_t* w_quads,
+                               const int32_t* bias, const int32_t* bias_folded, const int32_t* bias_u8,
+                               const int32_t* mult, const int32_t* shift, int8_t* out, uint8_t* scratch) {
+#if defined(EDGE_Q8_HAVE_VNNI_COUT)
+  if constexpr (P.cout_lanes) {
+    conv2d_s8_vnni_cout_pool<P, Q>(in, w_quads, bias_u8, mult, shift, out, scratch);
+    return;
+  }
+#endif
+  (void)w_quads;
+  using G = ConvPoolGroup<P, Q>;
+  static_assert(P.c_out % kConvPoolGroup == 0 && P.groups == 1, "the compiler fuses whole 16-channel groups");
+  constexpr size_t patch = static_cast<size_t>(P.c_in) * P.k_h * P.k_w;
+  int8_t* conv_out = reinterpret_cast<int8_t*>(scratch);
+  for (int b = 0; b < P.n; ++b) {
+    const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in;
+    for (int c = 0; c < P.c_out; c += kConvPoolGroup) {
+      conv2d_s8<G::conv>(in_b, w + c * patch, kPairs ? w_pairs + static_cast<size_t>(c) * kPairs : nullptr, nullptr,
+                         bias + c, bias_folded + c, bias_u8 + c, mult + c, shift + c, conv_out, scratch + G::conv_bytes);
+      max_pool_s8<G::pool>(conv_out, out + (static_cast<size_t>(b) * P.c_out + c) * Q.h_out * Q.w_out);
+    }
+  }
+}
+
 // Rounded average of (x - zp), ties away from zero, plus zp.
 template <const QPoolParams& P>
 inline void avg_pool_s8(const int8_t* in, int8_t* out) {
