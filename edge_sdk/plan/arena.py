@@ -137,19 +137,36 @@ def plan_arena(g: ir.Graph) -> ArenaPlan:
             scratch[i] = key
             buffers[key] = Buffer(key, _align(nbytes), i, i)
 
+    placed = min((_place(list(buffers.values()), order) for order in PLACEMENT_ORDERS),
+                 key=lambda bs: max((b.offset + b.nbytes for b in bs), default=0))
+    arena = max((b.offset + b.nbytes for b in placed), default=0)
+    full_root = {t: find_root(t) for t in storage}
+    shifts = {t: s for t in storage if (s := total_shift(t))}
+    return ArenaPlan(arena, storage, full_root, {b.name: b.offset for b in placed}, copies, scratch, placed, shifts)
+
+
+# Orders to place buffers in; the plan keeps the smallest arena.  Largest first is TFLite Micro's
+# greedy planner; the others win where large short-lived scratch leaves gaps beside long-lived
+# tensors: ResNet-18 int8 (its stem's 800 KB output no longer stored) 1.16 MB largest first, 0.91 MB
+# in program order, 0.87 MB by bytes x lifetime; the Keras NHWC net int8 52 / 49 / 48 KB.
+PLACEMENT_ORDERS = (
+    lambda b: (-b.nbytes, b.first, b.name),                       # largest first
+    lambda b: (b.first, -b.nbytes, b.name),                       # program order
+    lambda b: (-b.nbytes * (b.last - b.first + 1), b.first, b.name),  # most bytes x nodes first
+)
+
+
+def _place(buffers: list[Buffer], order) -> list[Buffer]:
+    """Each buffer in `order` at the lowest offset clear of the buffers placed so far that are alive with it."""
     placed: list[Buffer] = []
-    for b in sorted(buffers.values(), key=lambda b: (-b.nbytes, b.first, b.name)):
+    for b in sorted(buffers, key=order):
         offset = 0
         for p in sorted((p for p in placed if p.first <= b.last and b.first <= p.last), key=lambda p: p.offset):
             if offset + b.nbytes <= p.offset:
                 break
             offset = max(offset, p.offset + p.nbytes)
-        b.offset = offset
-        placed.append(b)
-    arena = max((b.offset + b.nbytes for b in placed), default=0)
-    full_root = {t: find_root(t) for t in storage}
-    shifts = {t: s for t in storage if (s := total_shift(t))}
-    return ArenaPlan(arena, storage, full_root, {b.name: b.offset for b in placed}, copies, scratch, placed, shifts)
+        placed.append(Buffer(b.name, b.nbytes, b.first, b.last, offset))
+    return placed
 
 
 def _read_later_by_alias(r: str, i: int, root: dict[str, str], find_root, last_use: dict[str, int]) -> bool:
