@@ -124,8 +124,9 @@ def _requant_arrays(e, g: ir.Graph, x: str, w: str, y: str, n_out: int) -> tuple
     return e.array("int32_t", mult), e.array("int32_t", shift)
 
 
-def conv_scratch_bytes(geo: dict) -> int:
-    """Scratch of conv2d_s8 (qconv.h) for this geometry: whichever path it picks."""
+def conv_scratch_bytes(geo: dict, w_quads: bool = True) -> int:
+    """Scratch of conv2d_s8 (qconv.h) for this geometry: whichever path it picks (w_quads False: a
+    call without them, where the x86 VNNI direct, depthwise, channel-quad and lane paths stand back)."""
     span = (geo["w_out"] - 1) * geo["stride_w"] + (geo["k_w"] - 1) * geo["dil_w"] + 1
     rows = geo["c_out"] // geo["groups"] * geo["w_out"] * 4 + span * 2  # rows_scratch_bytes in qconv.h
     im2col = geo["w_out"] * (geo["c_in"] // geo["groups"]) * geo["k_h"] * geo["k_w"]
@@ -133,9 +134,8 @@ def conv_scratch_bytes(geo: dict) -> int:
     # vnni_scratch_bytes in qconv_x86.h (reserved on every target: the emitter does not know the ISA)
     vnni = (k + 3) // 4 * 4 * 32 if fast_kernels_enabled() else 0
     avx2 = (k + 1) // 2 * 2 * 16 * 2 if fast_kernels_enabled() else 0  # avx2_scratch_bytes in qconv_avx2.h
-    simd = ([direct_scratch_bytes(geo, 1), avx2_direct_scratch_bytes(geo, 1), dw_scratch_bytes(geo),
-             avx2_dw_scratch_bytes(geo), quad_scratch_bytes(geo)]
-            if fast_kernels_enabled() else [])
+    quads = [direct_scratch_bytes(geo, 1), dw_scratch_bytes(geo), quad_scratch_bytes(geo)] if w_quads else []
+    simd = [avx2_direct_scratch_bytes(geo, 1), avx2_dw_scratch_bytes(geo), *quads] if fast_kernels_enabled() else []
     return max(rows, im2col, vnni, avx2, *simd)
 
 
@@ -533,7 +533,7 @@ class QConv(OpDef):
         if "lane_pool" in node.attrs:  # the x86 VNNI kernel's, or (elsewhere) a 16-channel group's output and scratch
             group = dict(geo, n=1, c_out=16)
             return max(lane_pool_scratch_bytes(geo, node.attrs["lane_pool"][:4], g.tensor(node.outputs[0]).shape[3]),
-                       _align64(16 * geo["h_out"] * geo["w_out"]) + conv_scratch_bytes(group))
+                       _align64(16 * geo["h_out"] * geo["w_out"]) + conv_scratch_bytes(group, w_quads=False))
         if "conv_out" in node.attrs:  # each thread part (thread_rows) has its own band buffers
             one = fused_scratch_bytes(geo, *node.attrs.get("fused_pool", (1, 1)), g.tensor(node.outputs[0]).shape[2])
             return _align64(one) * int(node.attrs.get("thread_rows", 1))
