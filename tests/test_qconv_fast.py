@@ -99,6 +99,8 @@ CASES = [
     (20, 32, 1, 1, 2, 0, 1, 9, 10, 200),  # 1x1 stride 2 (ResNet's downsample)
     (16, 16, 1, 5, 1, 2, 1, 5, 6, 3),     # 5x5 on a 5x6 plane
     (256, 64, 1, 3, 1, 1, 1, 4, 5, 90),   # 64 quads: several passes, partial sums in between
+    (32, 72, 1, 3, 1, 1, 1, 7, 7, 60),    # 72 channels: a last block of 8 (padded weights, masked stores)
+    (48, 120, 1, 1, 2, 0, 1, 13, 11, 128),  # SqueezeNet's classifier in small: 1x1, a last block of 8
     # ... and its tap-quad layout for few input channels: 4 columns of one channel a dword.
     (3, 32, 1, 7, 2, 3, 1, 30, 27, 0),    # ResNet's 7x7 stride-2 stem on RGB
     (1, 16, 1, 3, 1, 1, 1, 12, 21, 128),  # grayscale 3x3
@@ -112,14 +114,14 @@ CASES = [
 ]
 
 
-def _model(rng):
+def _model(rng, cases=CASES):
     inits, nodes, ins, outs, feeds = [], [], [], [], {}
 
     def const(name, arr):
         inits.append(numpy_helper.from_array(arr, name))
         return name
 
-    for i, (ci, co, grp, k, st, p, d, h, w, zp, *y_scale) in enumerate(CASES):
+    for i, (ci, co, grp, k, st, p, d, h, w, zp, *y_scale) in enumerate(cases):
         x = f"c{i}_x"
         ins.append(helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, ci, h, w]))
         feeds[x] = (rng.standard_normal((1, ci, h, w)) * 2.0).astype(np.float32)
@@ -169,6 +171,28 @@ def test_fast_int8_conv_is_bit_identical_to_the_portable_kernels(save, tmp_path,
     # The sweep must exercise clamping at both ends and values in between.
     allv = np.concatenate([np.asarray(a).ravel() for a in fast])
     assert allv.min() < allv.max()
+
+
+def test_a_last_partial_channel_block_stores_only_its_channels(save, tmp_path):
+    """qconv_x86_cout.h pads 72 output channels to 5 blocks of 16; the last block's 8 idle lanes must
+    not be stored: the conv's int8 output is made a graph output, written into a larger buffer."""
+    case = (32, 72, 1, 3, 1, 1, 1, 7, 7, 60)
+    model, feeds = _model(np.random.default_rng(13), [case])
+    path = save(model, "partial.onnx")
+    gq, _ = quantize_graph(run_passes(dequantize_prequantized(import_onnx(path)), pre_quant_passes()), path, None)
+    conv = next(n for n in gq.nodes if n.op_type == "QConv")
+    gq.outputs.append(conv.outputs[0])
+    m = HostModel(gq, tmp_path / "m")
+    assert "/*c_out*/ 72" in (tmp_path / "m" / "qmodel.cpp").read_text()
+    assert "/*cout_lanes*/ true" in (tmp_path / "m" / "qmodel.cpp").read_text()
+    shape = gq.tensor(conv.outputs[0]).shape
+    size = int(np.prod(shape))
+    canary = np.full(size + 4096, 0x5A, np.int8)
+    y = np.empty(gq.tensor(gq.outputs[0]).shape, np.float32)
+    m.lib.run([feeds[t] for t in gq.inputs], [y, canary[:size].reshape(shape)])
+    assert (canary[size:] == 0x5A).all(), "stores past the last channel"
+    ref = m.run(*[feeds[t] for t in gq.inputs])
+    np.testing.assert_array_equal(canary[:size].reshape(shape), ref[1])
 
 
 @pytest.mark.skipif(not shutil.which("qemu-aarch64"), reason="qemu-user is installed by `make test`")

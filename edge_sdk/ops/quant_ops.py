@@ -227,7 +227,7 @@ def uses_cout_lanes(geo: dict) -> bool:
     g = geo
     if not (fast_kernels_enabled() and g["groups"] == 1 and g["dil_h"] == g["dil_w"] == 1
             and g["stride_h"] in (1, 2) and g["stride_w"] in (1, 2) and g["k_h"] <= 7 and g["k_w"] <= 7
-            and g["c_out"] % 16 == 0):
+            and g["c_out"] >= 16 and -g["c_out"] % 16 * 8 <= g["c_out"]):  # padded blocks: at most 1/8 idle lanes
         return False
     if g["c_in"] < 16:  # tap quads only: channel quads of 3 real bytes lost to the other kernels
         return cout_taps(g) and _cout_busy(g) >= 0.75
@@ -258,14 +258,14 @@ def quad_scratch_bytes(geo: dict) -> int:
     # CoutPlan<P>::partial: an oc tile's sums (at most 4 blocks of 16 channels a pixel) between passes
     # over the input quads, where a tile's weights for all of them overflow kCoutL1Weights
     passes = cout and _cout_passes(geo, quads, cols)
-    partial = geo["h_out"] * geo["w_out"] * min(4, geo["c_out"] // 16) * 64 if passes else 0
+    partial = geo["h_out"] * geo["w_out"] * min(4, -(-geo["c_out"] // 16)) * 64 if passes else 0
     return quads * plane + max(16 * flat, partial)
 
 
 def _cout_passes(geo: dict, quads: int, cols: int, blocks: int = 4) -> bool:
     """Whether qconv_x86_cout.h splits the reduction into passes (CoutPasses<P, J>) for tiles of this
     many blocks of 16 channels (by default the widest; a narrower tile splits only where it does)."""
-    blocks = min(blocks, geo["c_out"] // 16)
+    blocks = min(blocks, -(-geo["c_out"] // 16))
     return quads > max(1, COUT_L1_WEIGHTS // (blocks * 64 * geo["k_h"] * cols))
 
 
@@ -282,7 +282,8 @@ def takes_lane_pool(geo: dict, window: tuple, mult: np.ndarray, shift: np.ndarra
     it in its epilogue (conv2d_s8_vnni_cout_pool): the conv runs in output-channel lanes in one pass
     over the input (for tiles of one block at least: CoutPoolPlan::max_j), its requantization never decreases (so pooling the int32 sums first is exact),
     and a window overlaps the next by at most a column, in tiles of up to 8 pixels (cout_pool_tile)."""
-    if not (uses_cout_lanes(geo) and short_requant(shift) and bool(np.all(np.asarray(mult) >= 0))):
+    if not (uses_cout_lanes(geo) and geo["c_out"] % 16 == 0 and short_requant(shift)
+            and bool(np.all(np.asarray(mult) >= 0))):
         return False
     _, k_w, _, s_w = window
     quads, _, cols = _packed_planes(geo, cout_taps(geo))
@@ -669,7 +670,9 @@ class QConv(OpDef):
         channel_quads = uses_quad(geo) or cout_lanes
         consts = [("zp_in", zx), ("zp_out", zy), ("act_min", lo), ("act_max", hi), ("short_requant", short_requant(shift)),
                   ("channel_quads", channel_quads), ("cout_lanes", cout_lanes)]
-        m, s = e.array("int32_t", mult), e.array("int32_t", shift)
+        pad = -geo["c_out"] % 16 if cout_lanes else 0  # qconv_x86_cout.h reads whole blocks of 16 channels
+        m = e.array("int32_t", np.concatenate([mult, np.zeros(pad, np.int32)]))
+        s = e.array("int32_t", np.concatenate([shift, np.full(pad, -1, np.int32)]))
         x, y, wt, b = e.ref(node.inputs[0]), e.ref(node.outputs[0]), e.ref(node.inputs[1]), e.ref(node.input(2))
         simd = "" if fast_kernels_enabled() else ", false"  # EDGE_SDK_KERNELS=portable: no SIMD path
         if node.attrs.get("reference"):  # tests: force the reference kernel
@@ -685,14 +688,15 @@ class QConv(OpDef):
         bf = e.array("int32_t", folded.astype(np.int32))  # bias - zp_in * sum(w), for the im2col path
         # bias - (zp_in + 128) * sum(w): the x86 VNNI path multiplies x + 128 (unsigned) by w.
         folded_u8 = np.clip(bias - (zx + 128) * w.reshape(w.shape[0], -1).sum(axis=1), -(1 << 31), (1 << 31) - 1)
-        bu = e.array("int32_t", folded_u8.astype(np.int32))
+        bu = e.array("int32_t", np.concatenate([folded_u8.astype(np.int32), np.zeros(pad, np.int32)]))
         # the x86 AVX2, VNNI direct and VNNI depthwise kernels' weights (an unused array is dropped by the C++ compiler);
         # a conv with its pool in the epilogue runs 16-channel groups where it takes the AVX2 path
         pair_geo = dict(geo, c_out=16) if "lane_pool" in node.attrs else geo
         pairs = avx2_weight_pairs(pair_geo, w) if fast_kernels_enabled() else None
         wp = "nullptr" if pairs is None else e.array("int32_t", pairs)
-        quads = (tap_quad_weights(geo, w.astype(np.int8)) if cout_lanes and cout_taps(geo) else
-                 quad_weights(geo, w.astype(np.int8)) if channel_quads else
+        w_blocks = np.concatenate([w, np.zeros((pad, *w.shape[1:]), w.dtype)]).astype(np.int8)
+        quads = (tap_quad_weights(geo, w_blocks) if cout_lanes and cout_taps(geo) else
+                 quad_weights(geo, w_blocks) if channel_quads else
                  direct_weight_quads(geo, w.astype(np.int8)) if fast_kernels_enabled() else None)
         wd = "nullptr" if quads is None else e.array("int32_t", quads)
         if "lane_pool" in node.attrs:

@@ -120,9 +120,11 @@ struct CoutPasses {
   static constexpr int pass_quads = passes ? (CQ + (CQ + fit - 1) / fit - 1) / ((CQ + fit - 1) / fit) : CQ;
 };
 
+// Blocks of 16 output channels; where c_out is not a multiple of 16, the compiler pads the weights,
+// bias and requantization arrays to whole blocks, and the last block stores only its channels.
 template <const QConvParams& P>
 struct CoutPlan {
-  static constexpr int blocks = P.c_out / 16;
+  static constexpr int blocks = (P.c_out + 15) / 16;
   static constexpr int pixels = P.h_out * P.w_out;
   static constexpr CoutTile tile = cout_tile(blocks, pixels, CoutLayout<P>::quads * P.k_h * CoutLayout<P>::cols);
   static constexpr int CQ = CoutLayout<P>::quads;
@@ -191,16 +193,18 @@ EDGE_Q8_INLINE void cout_store_sums(const __m512i (&acc)[J][I], int32_t* part) {
 }
 
 // I pixels' 16 channel bytes to NCHW, where each channel's pixels are together: o is channel 0's
-// first pixel, channel c's at o + c * plane (rows: c * plane in lane c).  Four pixels at a time as
-// one dword per channel (cout_transpose_4x16), the rest byte by byte.
+// first pixel, channel c's at o + c * plane (rows: c * plane in lane c); only the first `channels`
+// (the last block of a layer whose c_out is not a multiple of 16 has fewer).  Four pixels at a time
+// as one dword per channel (cout_transpose_4x16), the rest byte by byte.
 template <int I>
-EDGE_Q8_INLINE void cout_store_nchw(const __m128i (&px)[I], int8_t* o, __m512i rows, size_t plane) {
+EDGE_Q8_INLINE void cout_store_nchw(const __m128i (&px)[I], int8_t* o, __m512i rows, size_t plane, int channels) {
+  const __mmask16 k = channels >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << channels) - 1);
   for (int i = 0; i + 4 <= I; i += 4)
-    _mm512_i32scatter_epi32(o + i, rows, cout_transpose_4x16(px[i], px[i + 1], px[i + 2], px[i + 3]), 1);
+    _mm512_mask_i32scatter_epi32(o + i, k, rows, cout_transpose_4x16(px[i], px[i + 1], px[i + 2], px[i + 3]), 1);
   for (int i = I / 4 * 4; i < I; ++i) {
     alignas(16) int8_t b[16];
     _mm_store_si128(reinterpret_cast<__m128i*>(b), px[i]);
-    for (int c = 0; c < 16; ++c) o[c * plane + i] = b[c];
+    for (int c = 0; c < 16 && c < channels; ++c) o[c * plane + i] = b[c];
   }
 }
 
@@ -227,7 +231,7 @@ EDGE_Q8_INLINE void cout_tile_run(const uint8_t* planes, const int32_t* wq, cons
   for (int j = 0; j < J; ++j) {
     __m128i px[I];
     for (int i = 0; i < I; ++i) px[i] = requantize_s8_x16_lanes<P.act_min, P.act_max>(acc[j][i], rq[ob + j]);
-    cout_store_nchw<I>(px, out_b + 16 * (ob + j) * plane_out + p0, rows, plane_out);
+    cout_store_nchw<I>(px, out_b + 16 * (ob + j) * plane_out + p0, rows, plane_out, P.c_out - 16 * (ob + j));
   }
 }
 
@@ -252,7 +256,7 @@ template <const QConvParams& P>
 inline void conv2d_s8_vnni_cout(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDGE_Q8_RESTRICT wq,
                                 const int32_t* EDGE_Q8_RESTRICT bias_u8, const int32_t* mult, const int32_t* shift,
                                 int8_t* EDGE_Q8_RESTRICT out, uint8_t* EDGE_Q8_RESTRICT scratch) {
-  static_assert(P.short_requant && P.c_out % 16 == 0 && P.groups == 1 && P.dil_h == 1 && P.dil_w == 1,
+  static_assert(P.short_requant && P.groups == 1 && P.dil_h == 1 && P.dil_w == 1,
                 "qconv_x86_cout.h: the compiler sets cout_lanes only where these hold");
   using Plan = CoutPlan<P>;
   constexpr CoutTile T = Plan::tile;
@@ -406,14 +410,14 @@ inline void cout_pool_emit(const int32_t* row, const LaneRequant* rq, int ob, in
       for (int k = 0; k < 4; ++k)
         px[k] = requantize_s8_x16_lanes<P.act_min, P.act_max>(_mm512_loadu_si512(row + ((pw + k) * J + j) * 16),
                                                                rq[ob + j]);
-      cout_store_nchw<4>(px, o + pw, rows, plane);
+      cout_store_nchw<4>(px, o + pw, rows, plane, 16);
     }
     if constexpr (Q.w_out % 4 != 0) {
       __m128i px[Q.w_out % 4];
       for (int k = 0; k < Q.w_out % 4; ++k)
         px[k] = requantize_s8_x16_lanes<P.act_min, P.act_max>(_mm512_loadu_si512(row + ((pw + k) * J + j) * 16),
                                                                rq[ob + j]);
-      cout_store_nchw<Q.w_out % 4>(px, o + pw, rows, plane);
+      cout_store_nchw<Q.w_out % 4>(px, o + pw, rows, plane, 16);
     }
   }
 }
