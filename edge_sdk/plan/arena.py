@@ -1,9 +1,10 @@
-"""Greedy arena planner (as in TFLite Micro): place the largest buffer first,
-at the lowest offset that does not overlap any placed buffer alive at the same
-time.  Views (Reshape and friends) share their source's buffer; elementwise
-ops write in place over an input that dies at that node; an op that only copies
-an input into a contiguous slice of its output (a channel Concat) has that input
-produced straight into the slice, so no copy runs.
+"""Greedy arena planner (as in TFLite Micro): place each buffer at the lowest offset
+that does not overlap any placed buffer alive at the same time, in a few orders
+(largest first, program order, bytes x lifetime first), keeping the smallest arena.
+Views (Reshape and friends) share their source's buffer; elementwise ops write in
+place over an input that dies at that node; an op that only copies an input into a
+contiguous slice of its output (a channel Concat) has that input produced straight
+into the slice, so no copy runs.
 
 Storage classes:
   "const"  weights, emitted as const arrays
