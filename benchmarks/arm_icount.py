@@ -499,7 +499,7 @@ def main(argv=None) -> int:
                 for dev in devs:
                     try:
                         r = model_counts(dev, name, path, cal, x, plugin, work / "m")
-                    except DeviceFitError as e:  # e.g. Meso4's 1 MiB of activations, MobileNetV2's 1.6 MB of weights on an MCU
+                    except DeviceFitError as e:  # an MCU: Meso4's RAM, MobileNetV2-0.35's 1.7 MB of weights
                         rows.append(dict(kind="model", device=dev.name, what=name, unfit=e.message))
                         print(f"{dev.name:14s} model  {name:28s} does not fit: {e.message}", flush=True)
                         continue

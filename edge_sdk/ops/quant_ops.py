@@ -280,8 +280,9 @@ def lane_pool_scratch_bytes(geo: dict, window: tuple, pooled_w: int) -> int:
 def takes_lane_pool(geo: dict, window: tuple, mult: np.ndarray, shift: np.ndarray) -> bool:
     """Whether qconv_x86_cout.h can run this conv with the MaxPool `window` (k_h, k_w, s_h, s_w) after
     it in its epilogue (conv2d_s8_vnni_cout_pool): the conv runs in output-channel lanes in one pass
-    over the input (for tiles of one block at least: CoutPoolPlan::max_j), its requantization never decreases (so pooling the int32 sums first is exact),
-    and a window overlaps the next by at most a column, in tiles of up to 8 pixels (cout_pool_tile)."""
+    over the input (for tiles of one block at least: CoutPoolPlan::max_j), its requantization never
+    decreases (so pooling the int32 sums first is exact), and a window overlaps the next by at most a
+    column, in tiles of up to 8 pixels (cout_pool_tile)."""
     if not (uses_cout_lanes(geo) and geo["c_out"] % 16 == 0 and short_requant(shift)
             and bool(np.all(np.asarray(mult) >= 0))):
         return False
@@ -464,6 +465,16 @@ def _conv_out_q(node: ir.Node, g: ir.Graph) -> tuple[float, int]:
     return tuple(c["q"]) if c else qparams(g, node.outputs[0])
 
 
+def lane_pool_clamp(conv_activation, pool_activation, scale: float, zp: int) -> tuple[int, int] | None:
+    """The one clamp of a conv with its MaxPool fused (lane_pool): the conv's activation before the max
+    and the pool's after it (pooling keeps the scale and zero point), or None where they exclude each
+    other, or the conv's is not a clamp."""
+    conv, pool = clamp_range(conv_activation, scale, zp), clamp_range(pool_activation, scale, zp)
+    if conv is None or pool is None or max(conv[0], pool[0]) > min(conv[1], pool[1]):
+        return None
+    return max(conv[0], pool[0]), min(conv[1], pool[1])
+
+
 def conv_multipliers(node: ir.Node, g: ir.Graph) -> tuple[np.ndarray, np.ndarray]:
     """The requantization (multiplier, shift) of each output channel of a QConv's own output."""
     sx, _ = qparams(g, node.inputs[0])
@@ -477,8 +488,7 @@ def _conv_act_range(node: ir.Node, g: ir.Graph) -> tuple[int, int]:
     if r is None:
         raise unsupported(node, g, f"fused activation {node.attrs['activation'][0]} is not a clamp in int8")
     if "lane_pool" in node.attrs:  # the pool's clamp after the max is the same clamp before it
-        lo, hi = clamp_range(node.attrs.get("pool_activation"), *qparams(g, node.outputs[0]))
-        r = (max(r[0], lo), min(r[1], hi))
+        r = lane_pool_clamp(node.attrs.get("activation"), node.attrs.get("pool_activation"), *_conv_out_q(node, g))
     return r
 
 
@@ -701,7 +711,8 @@ class QConv(OpDef):
         wd = "nullptr" if quads is None else e.array("int32_t", quads)
         if "lane_pool" in node.attrs:
             per = 0 if pairs is None else pairs.size // geo["c_out"]
-            return self._emit_lane_pool(node, g, e, geo, consts, cout_lanes, per, f"{x}, {wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}, {y}")
+            args = f"{x}, {wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}, {y}"
+            return self._emit_lane_pool(node, g, e, geo, consts, cout_lanes, per, args)
         if "conv_out" in node.attrs:
             subst = {"{args}": f"{wt}, {wp}, {wd}, {b}, {bf}, {bu}, {m}, {s}", "{w}": wt, "{wp}": wp, "{wd}": wd, "{bf}": bf,
                      "{bu}": bu, "{m}": m, "{s}": s}

@@ -16,8 +16,8 @@ microcontrollers).
 A conv that runs in output-channel lanes on x86 VNNI (qconv_x86_cout.h: ResNet's 7x7 stride-2
 stem) takes the MaxPool after it, also the overlapping 3x3 stride-2 one padded by 1, into that
 kernel's epilogue instead (attrs["lane_pool"]: the window, strides and top/left padding): it pools
-the int32 sums and requantizes a quarter as many values.  Other targets run the conv into scratch
-and pool from there.
+the int32 sums and requantizes a quarter as many values.  Other targets run 16 output channels
+at a time into scratch and pool them from there (conv2d_s8_max_pool in kernels/int8/qops.h).
 """
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ import numpy as np
 
 from .. import ir
 from ..ops.quant_ops import (conv_geometry_2d, conv_multipliers, conv_scratch_bytes, fused_scratch_bytes,
-                              is_channel_map, pooled_bands, takes_lane_pool)
-from ..quantize.fixedpoint import clamp_range
+                              is_channel_map, lane_pool_clamp, pooled_bands, takes_lane_pool)
 from .fuse_conv_epilogue import _maxpool_window
 from .rewrite import single_consumer
 
@@ -58,9 +57,7 @@ def _lane_pool(g: ir.Graph, conv: ir.Node, pool: ir.Node | None) -> tuple | None
     if window is None or not takes_lane_pool(conv_geometry_2d(conv, g), window[0], *conv_multipliers(conv, g)):
         return None
     q = _qparams(g, pool.outputs[0])
-    conv_lo, conv_hi = clamp_range(conv.attrs.get("activation"), *q)
-    pool_lo, pool_hi = clamp_range(pool.attrs.get("activation"), *q)
-    if max(conv_lo, pool_lo) > min(conv_hi, pool_hi):
+    if lane_pool_clamp(conv.attrs.get("activation"), pool.attrs.get("activation"), *q) is None:
         return None
     return (*window[0], *window[1])
 

@@ -19,6 +19,7 @@
 
 #include <string.h>
 
+#include <type_traits>
 #include <utility>
 
 #include "qconv_x86_quad.h"
@@ -251,6 +252,28 @@ inline void cout_blocks(const uint8_t* planes, const int32_t* wq, const int32_t*
   }
 }
 
+// What both entry points do per call: each block's requantization constants, then per image the
+// input packed into scratch and the blocks run T.j at a time (then the rest) by
+// run(std::integral_constant<int, J>, rq, first block, the image's output).
+template <const QConvParams& P, int kBlocks, int kJ, size_t kOutImage, class Run>
+EDGE_Q8_INLINE void cout_images(const int8_t* in, const int32_t* mult, const int32_t* shift, int8_t* out,
+                                uint8_t* scratch, Run&& run) {
+  LaneRequant rq[kBlocks];
+  for (int ob = 0; ob < kBlocks; ++ob) rq[ob] = lane_requant(mult + 16 * ob, shift + 16 * ob, P.zp_out);
+  for (int b = 0; b < P.n; ++b) {
+    const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in;
+    if constexpr (CoutLayout<P>::taps) {
+      tap_pack<P>(in_b, scratch);
+    } else {
+      quad_pack<P>(in_b, scratch);
+    }
+    int8_t* out_b = out + b * kOutImage;
+    int ob = 0;
+    for (; ob + kJ <= kBlocks; ob += kJ) run(std::integral_constant<int, kJ>(), rq, ob, out_b);
+    if constexpr (kBlocks % kJ != 0) run(std::integral_constant<int, kBlocks % kJ>(), rq, ob, out_b);
+  }
+}
+
 // wq: quad_weights (quant_ops.py); scratch: vnni_cout_scratch_bytes<P>().
 template <const QConvParams& P>
 inline void conv2d_s8_vnni_cout(const int8_t* EDGE_Q8_RESTRICT in, const int32_t* EDGE_Q8_RESTRICT wq,
@@ -259,25 +282,12 @@ inline void conv2d_s8_vnni_cout(const int8_t* EDGE_Q8_RESTRICT in, const int32_t
   static_assert(P.short_requant && P.groups == 1 && P.dil_h == 1 && P.dil_w == 1,
                 "qconv_x86_cout.h: the compiler sets cout_lanes only where these hold");
   using Plan = CoutPlan<P>;
-  constexpr CoutTile T = Plan::tile;
-  using L = CoutLayout<P>;
-  int32_t* partial = reinterpret_cast<int32_t*>(scratch + L::quads * L::plane);
-  LaneRequant rq[Plan::blocks];
-  for (int ob = 0; ob < Plan::blocks; ++ob) rq[ob] = lane_requant(mult + 16 * ob, shift + 16 * ob, P.zp_out);
-  for (int b = 0; b < P.n; ++b) {
-    const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in;
-    if constexpr (L::taps) {
-      tap_pack<P>(in_b, scratch);
-    } else {
-      quad_pack<P>(in_b, scratch);
-    }
-    int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * P.h_out * P.w_out;
-    int ob = 0;
-    for (; ob + T.j <= Plan::blocks; ob += T.j)
-      cout_blocks<P, T.j, T.i>(scratch, wq, bias_u8, rq, ob, partial, out_b);
-    if constexpr (Plan::blocks % T.j != 0)
-      cout_blocks<P, Plan::blocks % T.j, T.i>(scratch, wq, bias_u8, rq, ob, partial, out_b);
-  }
+  int32_t* partial = reinterpret_cast<int32_t*>(scratch + CoutLayout<P>::quads * CoutLayout<P>::plane);
+  constexpr size_t out_image = static_cast<size_t>(P.c_out) * P.h_out * P.w_out;
+  cout_images<P, Plan::blocks, Plan::tile.j, out_image>(
+      in, mult, shift, out, scratch, [&](auto j, const LaneRequant* rq, int ob, int8_t* out_b) {
+        cout_blocks<P, decltype(j)::value, Plan::tile.i>(scratch, wq, bias_u8, rq, ob, partial, out_b);
+      });
 }
 
 // The conv fused with the MaxPool after it (passes/fuse_qconv_epilogue.py: a conv in output-channel
@@ -397,6 +407,16 @@ EDGE_Q8_INLINE void cout_pool_tile(const __m512i (&acc)[J][I], int x0, int r, in
   cout_pool_tile<P, Q, J, I>(std::make_integer_sequence<int, t1 - t0 + 1>{}, acc, x0, r, lo, hi, carry, open);
 }
 
+// Requantize pooled pixels pw .. pw + N - 1 of block j of an open row ([pw][j][16] sums) to NCHW at o.
+template <const QConvParams& P, int J, int N>
+EDGE_Q8_INLINE void cout_pool_pixels(const int32_t* row, const LaneRequant& rq, int j, int pw, int8_t* o, __m512i rows,
+                                     size_t plane) {
+  __m128i px[N];
+  for (int k = 0; k < N; ++k)
+    px[k] = requantize_s8_x16_lanes<P.act_min, P.act_max>(_mm512_loadu_si512(row + ((pw + k) * J + j) * 16), rq);
+  cout_store_nchw<N>(px, o + pw, rows, plane, 16);
+}
+
 // Requantize open pooled row `row` ([pw][j][16] sums) of blocks [ob, ob + J) into output row ph.
 template <const QConvParams& P, const QPoolWindow& Q, int J>
 inline void cout_pool_emit(const int32_t* row, const LaneRequant* rq, int ob, int ph, int8_t* out_b) {
@@ -405,20 +425,8 @@ inline void cout_pool_emit(const int32_t* row, const LaneRequant* rq, int ob, in
   for (int j = 0; j < J; ++j) {
     int8_t* o = out_b + 16 * (ob + j) * plane + static_cast<size_t>(ph) * Q.w_out;
     int pw = 0;
-    for (; pw + 4 <= Q.w_out; pw += 4) {
-      __m128i px[4];
-      for (int k = 0; k < 4; ++k)
-        px[k] = requantize_s8_x16_lanes<P.act_min, P.act_max>(_mm512_loadu_si512(row + ((pw + k) * J + j) * 16),
-                                                               rq[ob + j]);
-      cout_store_nchw<4>(px, o + pw, rows, plane, 16);
-    }
-    if constexpr (Q.w_out % 4 != 0) {
-      __m128i px[Q.w_out % 4];
-      for (int k = 0; k < Q.w_out % 4; ++k)
-        px[k] = requantize_s8_x16_lanes<P.act_min, P.act_max>(_mm512_loadu_si512(row + ((pw + k) * J + j) * 16),
-                                                               rq[ob + j]);
-      cout_store_nchw<Q.w_out % 4>(px, o + pw, rows, plane, 16);
-    }
+    for (; pw + 4 <= Q.w_out; pw += 4) cout_pool_pixels<P, J, 4>(row, rq[ob + j], j, pw, o, rows, plane);
+    if constexpr (Q.w_out % 4 != 0) cout_pool_pixels<P, J, Q.w_out % 4>(row, rq[ob + j], j, pw, o, rows, plane);
   }
 }
 
@@ -469,24 +477,12 @@ inline void conv2d_s8_vnni_cout_pool(const int8_t* EDGE_Q8_RESTRICT in, const in
                     (Q.h_out - 1) * Q.stride_h - Q.pad_top < P.h_out && (Q.w_out - 1) * Q.stride_w - Q.pad_left < P.w_out,
                 "every pooling window reads a conv output, and overlaps its neighbour by at most one column");
   using Plan = CoutPoolPlan<P, Q>;
-  using L = CoutLayout<P>;
-  constexpr CoutTile T = Plan::tile;
-  int32_t* open = reinterpret_cast<int32_t*>(scratch + L::quads * L::plane);
-  LaneRequant rq[Plan::blocks];
-  for (int ob = 0; ob < Plan::blocks; ++ob) rq[ob] = lane_requant(mult + 16 * ob, shift + 16 * ob, P.zp_out);
-  for (int b = 0; b < P.n; ++b) {
-    const int8_t* in_b = in + static_cast<size_t>(b) * P.c_in * P.h_in * P.w_in;
-    if constexpr (L::taps) {
-      tap_pack<P>(in_b, scratch);
-    } else {
-      quad_pack<P>(in_b, scratch);
-    }
-    int8_t* out_b = out + static_cast<size_t>(b) * P.c_out * Q.h_out * Q.w_out;
-    int ob = 0;
-    for (; ob + T.j <= Plan::blocks; ob += T.j) cout_pool_blocks<P, Q, T.j, T.i>(scratch, wq, bias_u8, rq, ob, open, out_b);
-    if constexpr (Plan::blocks % T.j != 0)
-      cout_pool_blocks<P, Q, Plan::blocks % T.j, T.i>(scratch, wq, bias_u8, rq, ob, open, out_b);
-  }
+  int32_t* open = reinterpret_cast<int32_t*>(scratch + CoutLayout<P>::quads * CoutLayout<P>::plane);
+  constexpr size_t out_image = static_cast<size_t>(P.c_out) * Q.h_out * Q.w_out;
+  cout_images<P, Plan::blocks, Plan::tile.j, out_image>(
+      in, mult, shift, out, scratch, [&](auto j, const LaneRequant* rq, int ob, int8_t* out_b) {
+        cout_pool_blocks<P, Q, decltype(j)::value, Plan::tile.i>(scratch, wq, bias_u8, rq, ob, open, out_b);
+      });
 }
 
 }  // namespace q8
